@@ -1,0 +1,179 @@
+"""The offline answerer: picks the sentences from the top passages that answer the question, with citations."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .retrieval import Hit
+
+_WORD = re.compile(r"[a-z0-9]+")
+_TIME = re.compile(r"\b(\d+|one|two|three|four|five|six|eight|ten|twelve|fifteen|sixteen|twenty|seventy)\s+"
+                   r"(working\s+)?(days?|weeks?|months?|years?)\b|\b\d{1,2}\s+(january|february|march|april|may|"
+                   r"june|july|august|september|october|november|december)\b", re.I)
+_TIME_QUESTION = re.compile(r"\b(how long|how many (days|weeks|months)|deadline|time ?limit|timescale|when|"
+                            r"by when|how soon|how quickly|date)\b", re.I)
+_NEXT_STEP = re.compile(r"^\**next steps?:?\**:?", re.I)
+_LEGAL_REF = re.compile(r"\b(regulation|section|reg\.|s\.)\s*(\d+)", re.I)
+_STOP = frozenset(
+    "a an and are as at be been but by can could do does for from had has have how i if in into is it its me my "
+    "of on or our so that the their them then there these they this to was we were what when where which who "
+    "will with would you your yours he she his her him us am should shall may might must not no any all about "
+    "get got want need know tell please".split()
+)
+
+
+def content_terms(text: str, stemmer) -> set[str]:
+    words = [w for w in _WORD.findall(text.lower()) if w not in _STOP]
+    return set(stemmer.stemWords(words))
+
+
+@dataclass
+class Citation:
+    n: int
+    title: str
+    url: str
+    doc_id: str
+    heading: str
+    quote: str
+    chunk_id: str = ""
+    urls: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return {
+            "n": self.n, "title": self.title, "url": self.url, "doc_id": self.doc_id, "heading": self.heading,
+            "quote": self.quote, "chunk_id": self.chunk_id, "urls": list(self.urls),
+        }
+
+
+@dataclass
+class Composition:
+    text: str
+    citations: list[Citation]
+    best_score: float
+    sentences: list[tuple[str, int]]  # (sentence, citation number)
+
+
+def pick_url(urls: tuple[str, ...], quote: str) -> str:
+    """Prefer the source URL that matches a regulation or section the quote names."""
+    for kind, num in _LEGAL_REF.findall(quote):
+        segment = "regulation" if kind.lower().startswith("reg") else "section"
+        for url in urls:
+            if re.search(rf"/{segment}/{num}(?:/|$|\?)", url):
+                return url
+    return urls[0] if urls else ""
+
+
+_YES_NO = re.compile(r"^(yes|no)[,.:;]\s+(?=\w)", re.I)
+
+
+def _standalone(sentence: str) -> str:
+    """A sentence lifted from under a yes/no heading loses its "Yes," or "No,": the rest still says it."""
+    rest = _YES_NO.sub("", sentence)
+    return rest[:1].upper() + rest[1:] if rest != sentence else sentence
+
+
+_ANAPHOR = re.compile(r"^(this|that|these|those|it|they|the (first|second|other|same|latter|former)|then|also|"
+                      r"however|but|so|both|either|such)\b", re.I)
+
+
+class ExtractiveComposer:
+    def __init__(self, stemmer, max_sentences: int = 4, max_per_passage: int = 3, passages: int = 4):
+        self.stemmer = stemmer
+        self.max_sentences = max_sentences
+        self.max_per_passage = max_per_passage
+        self.passages = passages
+
+    def compose(
+        self,
+        question: str,
+        query_vec: np.ndarray,
+        hits: list[Hit],
+        sentence_vectors: dict[str, tuple[np.ndarray, np.ndarray]],
+    ) -> Composition:
+        """Score every sentence of the top passages; keep the best few that agree with each other."""
+        q_terms = content_terms(question, self.stemmer)
+        wants_time = bool(_TIME_QUESTION.search(question))
+        candidates: list[tuple[float, int, int, str, np.ndarray]] = []
+        next_steps: list[tuple[int, str]] = []
+        for rank, hit in enumerate(hits[: self.passages]):
+            if hit.chunk.id not in sentence_vectors or not hit.chunk.sentences:
+                continue
+            heading_vec, vecs = sentence_vectors[hit.chunk.id]
+            # A section whose heading asks the parent's question is the best place to answer it from.
+            heading_sim = float(heading_vec @ query_vec)
+            sims = vecs @ query_vec
+            for pos, (sentence, sim) in enumerate(zip(hit.chunk.sentences, sims, strict=True)):
+                if _NEXT_STEP.match(sentence):
+                    next_steps.append((rank, sentence))
+                    continue
+                terms = content_terms(sentence, self.stemmer)
+                overlap = len(q_terms & terms) / max(1, len(q_terms))
+                score = 0.6 * float(sim) + 0.4 * heading_sim + 0.25 * overlap + 0.04 / (1 + rank)
+                if wants_time:
+                    # A "how long / when" question is answered by a sentence that states a time.
+                    score += 0.12 if _TIME.search(sentence) else -0.05
+                if len(sentence) < 25 or sentence.endswith(":"):
+                    score -= 0.15  # fragments and list lead-ins read badly on their own
+                candidates.append((score, rank, pos, sentence, vecs[pos]))
+        if not candidates:
+            return Composition("", [], 0.0, [])
+        candidates.sort(key=lambda c: -c[0])
+        best = candidates[0][0]
+        chosen: list[tuple[float, int, int, str, np.ndarray]] = []
+        per_passage: dict[int, int] = {}
+        for cand in candidates:
+            score, rank, _, _, vec = cand
+            if len(chosen) >= self.max_sentences or score < best - 0.12:
+                break
+            if per_passage.get(rank, 0) >= self.max_per_passage:
+                continue
+            if any(float(vec @ c[4]) > 0.88 for c in chosen):
+                continue  # near-duplicate of a sentence already chosen
+            chosen.append(cand)
+            per_passage[rank] = per_passage.get(rank, 0) + 1
+        # Lead with the passage holding the best sentence; keep each passage's sentences in their own order.
+        lead: dict[int, float] = {}
+        for score, rank, *_ in chosen:
+            lead[rank] = max(lead.get(rank, score), score)
+        chosen = self._with_antecedents(chosen, hits)
+        chosen.sort(key=lambda c: (-lead.get(c[1], 0.0), c[2]))
+
+        numbers: dict[int, int] = {}
+        quotes: dict[int, list[str]] = {}
+        lines: list[tuple[str, int]] = []
+        for _, rank, _, sentence, _ in chosen:
+            n = numbers.setdefault(rank, len(numbers) + 1)
+            quotes.setdefault(rank, []).append(sentence)
+            lines.append((sentence, n))
+        step = next((s for r, s in next_steps if r in numbers), None)
+        if step:
+            rank = next(r for r, s in next_steps if s == step)
+            quotes[rank].append(step)
+            lines.append((step, numbers[rank]))
+
+        citations = []
+        for rank, n in sorted(numbers.items(), key=lambda kv: kv[1]):
+            chunk = hits[rank].chunk
+            quote = " ".join(quotes[rank])
+            citations.append(
+                Citation(n=n, title=chunk.title, url=pick_url(chunk.urls, quote), doc_id=chunk.doc_id,
+                         heading=chunk.heading, quote=quote, chunk_id=chunk.id, urls=list(chunk.urls))
+            )
+        text = "\n\n".join(f"{_standalone(s)} [{n}]" for s, n in lines)
+        return Composition(text, citations, best, lines)
+
+    @staticmethod
+    def _with_antecedents(chosen: list, hits: list[Hit]) -> list:
+        """A sentence opening with "This ..." or "The first ..." brings the sentence before it along."""
+        have = {(c[1], c[2]) for c in chosen}
+        extra = []
+        for score, rank, pos, sentence, vec in chosen:
+            p = pos
+            while _ANAPHOR.match(hits[rank].chunk.sentences[p]) and p > 0 and (rank, p - 1) not in have:
+                p -= 1
+                have.add((rank, p))
+                extra.append((score, rank, p, hits[rank].chunk.sentences[p], vec))
+        return chosen + extra

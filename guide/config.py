@@ -1,0 +1,114 @@
+"""One configuration object, read from GUIDE_* environment variables."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class ConfigError(ValueError):
+    """A GUIDE_* setting has a value the guide cannot use."""
+
+
+def _default_knowledge_dir() -> Path:
+    return PROJECT_ROOT / "knowledge"
+
+
+def _default_data_dir() -> Path:
+    return PROJECT_ROOT / "data"
+
+
+@dataclass(frozen=True)
+class Config:
+    """Every setting the guide reads. Each field maps to GUIDE_<FIELD NAME IN CAPITALS>."""
+
+    knowledge_dir: Path = field(default_factory=_default_knowledge_dir)
+    data_dir: Path = field(default_factory=_default_data_dir)
+    # Empty means "<data_dir>/index".
+    index_dir: Path | None = None
+    # A sentence-transformers model name or path; "default" is the packaged all-MiniLM-L6-v2.
+    embedding_model: str = "default"
+    # sha256 of model.safetensors; checked for the default model, or for any model when set.
+    embedding_sha256: str = ""
+    embedding_batch_size: int = 32
+    chunk_tokens: int = 200
+    chunk_overlap_tokens: int = 20
+    tiktoken_encoding: str = "cl100k_base"
+    collection: str = "send_guide"
+    # Set to use a Chroma server instead of the embedded store, e.g. http://127.0.0.1:8000
+    chroma_url: str = ""
+    top_k: int = 5
+    candidates: int = 30
+    rrf_k: int = 60
+    # Cosine similarity below which the best passage is too weak to answer from.
+    min_passage_score: float = 0.30
+    max_answer_sentences: int = 4
+    max_message_chars: int = 2000
+    rate_limit_per_minute: int = 20
+    feedback_db_url: str = ""
+    cors_origins: tuple[str, ...] = ()
+    app_title: str = "SEND process guide"
+    app_intro: str = (
+        "Ask about SEN support, EHC needs assessments and plans, annual reviews, complaints and appeals, "
+        "and what an area SEND inspection means for your family in England."
+    )
+    app_examples: tuple[str, ...] = (
+        "How long does the council have to decide whether to assess my child?",
+        "The council refused to assess my son. What can I do?",
+        "What is the deadline for appealing to the SEND tribunal?",
+        "What did inspectors find in Kent?",
+    )
+    log_level: str = "WARNING"
+
+    def __post_init__(self) -> None:
+        # Accept plain strings for folders and lists for tuples, from code as well as from the environment.
+        for name in ("knowledge_dir", "data_dir", "index_dir"):
+            value = getattr(self, name)
+            if isinstance(value, str):
+                object.__setattr__(self, name, Path(value).expanduser() if value else None)
+        for name in ("cors_origins", "app_examples"):
+            value = getattr(self, name)
+            if isinstance(value, list):
+                object.__setattr__(self, name, tuple(value))
+        if self.data_dir is None:
+            raise ConfigError("GUIDE_DATA_DIR must not be empty")
+
+    @property
+    def index_path(self) -> Path:
+        return self.index_dir or (self.data_dir / "index")
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None, **overrides: Any) -> Config:
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            key = "GUIDE_" + f.name.upper()
+            if key in env and env[key] != "":
+                values[f.name] = _parse(f, env[key], key)
+        values.update(overrides)
+        return cls(**values)
+
+    def replace(self, **changes: Any) -> Config:
+        return dataclasses.replace(self, **changes)
+
+
+def _parse(f: dataclasses.Field, raw: str, key: str) -> Any:
+    kind = str(f.type)
+    try:
+        if "Path" in kind:
+            return Path(raw).expanduser()
+        if kind.startswith("int"):
+            return int(raw)
+        if kind.startswith("float"):
+            return float(raw)
+        if kind.startswith("tuple"):
+            sep = "|" if f.name == "app_examples" else ","
+            return tuple(part.strip() for part in raw.split(sep) if part.strip())
+    except ValueError as exc:
+        raise ConfigError(f"{key}={raw!r} is not a valid {kind}: {exc}") from exc
+    return raw

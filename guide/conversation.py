@@ -1,0 +1,67 @@
+"""Turn a follow-up question into a self-contained search query using the earlier turns."""
+
+from __future__ import annotations
+
+import re
+
+_FOLLOW_UP = re.compile(
+    r"\b(it|that|this|those|these|they|them|their|there|he|she|him|her|then|one|same|instead|also|"
+    r"what about|how about|and if|what if|else)\b|^(and|but|so|ok|okay|then|what about|how about)\b",
+    re.I,
+)
+
+
+def validate_history(history) -> list[dict]:
+    """Accept Gradio/OpenAI-style [{"role", "content"}] messages; raise ValueError saying what is wrong."""
+    if history is None:
+        return []
+    if not isinstance(history, list):
+        raise ValueError("history must be a list of {'role': 'user'|'assistant', 'content': text} messages")
+    clean = []
+    for i, msg in enumerate(history):
+        if not isinstance(msg, dict) or "role" not in msg or "content" not in msg:
+            raise ValueError(f"history[{i}] must be a dict with 'role' and 'content'")
+        if msg["role"] not in ("user", "assistant", "system"):
+            raise ValueError(f"history[{i}]['role'] must be 'user' or 'assistant', got {msg['role']!r}")
+        content = msg["content"]
+        if isinstance(content, list):  # Gradio multimodal content parts
+            content = " ".join(p.get("text", "") for p in content if isinstance(p, dict))
+        if not isinstance(content, str):
+            content = str(content)
+        if msg["role"] != "system":
+            clean.append({"role": msg["role"], "content": content})
+    return clean
+
+
+def is_follow_up(question: str) -> bool:
+    words = re.findall(r"\w+", question)
+    return len(words) <= 6 or bool(_FOLLOW_UP.search(question))
+
+
+# Parents' words -> the words the law and the knowledge base use, added to the search (not shown to anyone).
+_SYNONYMS: list[tuple[re.Pattern, str]] = [
+    (re.compile(r"\b(say|said|says|saying) no\b|\bturn(ed|s)? (us|him|her|them|it|me)? ?down\b|\brejected\b|"
+                r"\bknocked back\b|\bdenied\b|\bwon'?t (assess|do|give|issue)\b", re.I), "refuse refusal"),
+    (re.compile(r"\b(ehcp|echp|ehc ?p|education health care plan)\b", re.I), "EHC plan"),
+    (re.compile(r"\b(sendco|senco|senco's)\b", re.I), "SENCO special educational needs co-ordinator"),
+    (re.compile(r"\b(LA|local authority|SEN team|SEND team)\b"), "council"),
+    (re.compile(r"\b(kicked out|sent home|excluded|exclusion|suspended)\b", re.I), "exclusion suspension"),
+    (re.compile(r"\b(half days?|part[- ]time|reduced timetable|short days|shortened days?)\b", re.I),
+     "part-time timetable"),
+    (re.compile(r"\b(bus|taxi|minibus|travel to school|lift to school)\b", re.I), "school transport"),
+    (re.compile(r"\b(deadline|time ?limit|how long|how many weeks|how quickly)\b", re.I), "weeks deadline"),
+    (re.compile(r"\b(tribunal|appeal)\b", re.I), "SEND Tribunal appeal"),
+    (re.compile(r"\b(ombudsman)\b", re.I), "Local Government and Social Care Ombudsman complaint"),
+]
+
+
+def expand(text: str) -> str:
+    extra = [terms for pattern, terms in _SYNONYMS if pattern.search(text)]
+    return f"{text} ({' '.join(extra)})" if extra else text
+
+
+def retrieval_query(question: str, history: list[dict], max_user_turns: int = 2, expand_terms: bool = True) -> str:
+    """The question alone, or, for a follow-up, the question followed by the user's recent turns."""
+    earlier = [m["content"] for m in history if m["role"] == "user"][-max_user_turns:]
+    text = question if not earlier or not is_follow_up(question) else " ".join([question, *reversed(earlier)])
+    return expand(text) if expand_terms else text

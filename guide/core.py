@@ -1,0 +1,106 @@
+"""`Guide`: the public entry point. Wires configuration, model, index and pipeline together once."""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from .areas import AreaFinder
+from .chunking import Chunker
+from .compose import ExtractiveComposer
+from .config import Config
+from .embeddings import Embedder
+from .index import BuildReport, IndexBuilder, IndexMissingError, IndexStore, _stemmer
+from .knowledge import Document, load_documents
+from .offline import set_offline_switches
+from .pipeline import Check, Compose, Guard, Pipeline, Rephrase, Retrieve, Route, Sanitise
+from .reply import Reply
+from .retrieval import GuideRetriever, HybridRetriever
+
+log = logging.getLogger(__name__)
+
+
+class Guide:
+    """Answers parents' questions from the curated knowledge base, with citations.
+
+    Heavy objects (the embedding model, the Chroma client) are created once here and passed to the steps.
+    """
+
+    def __init__(self, config: Config, embedder: Embedder | None = None, build_if_missing: bool = True):
+        set_offline_switches()
+        self.config = config
+        self.embedder = embedder or Embedder(config.embedding_model, config.embedding_sha256,
+                                             config.embedding_batch_size)
+        self._lock = threading.Lock()
+        try:
+            self.store = self._open_store()
+        except IndexMissingError:
+            if not build_if_missing:
+                raise
+            log.warning("no index at %s: building it now", config.index_path)
+            self.build_index()
+        self._wire()
+
+    @classmethod
+    def from_env(cls, build_if_missing: bool = True, embedder: Embedder | None = None, **overrides) -> Guide:
+        """Configuration from GUIDE_* environment variables (keyword arguments override them)."""
+        return cls(Config.from_env(**overrides), embedder=embedder, build_if_missing=build_if_missing)
+
+    # --- index -------------------------------------------------------------------------------------------------
+    def _open_store(self) -> IndexStore:
+        return IndexStore.open(self.config.index_path, self.embedder.name, self.embedder.dimension,
+                               self.config.chroma_url)
+
+    def load_documents(self) -> list[Document]:
+        return load_documents(self.config.knowledge_dir)
+
+    def build_index(self, rebuild: bool = False) -> BuildReport:
+        """Build or update the index from the knowledge folder, then serve from the new build."""
+        return build_index(self.config, self.embedder, rebuild=rebuild, guide=self)
+
+    def _wire(self) -> None:
+        docs = {c.doc_id: c for c in self.store.chunks}
+        areas: dict[str, tuple[str, ...]] = {}
+        for doc_id, chunk in docs.items():
+            if chunk.kind == "inspection" and chunk.area:
+                areas.setdefault(chunk.area.lower(), ())
+                areas[chunk.area.lower()] += (doc_id,)
+        for alias, doc_ids in self.store.manifest.get("aliases", {}).items():
+            areas[alias.lower()] = tuple(doc_ids)
+        self.retriever = HybridRetriever(self.store, self.config.candidates, self.config.rrf_k)
+        composer = ExtractiveComposer(_stemmer(), max_sentences=self.config.max_answer_sentences)
+        self.pipeline = Pipeline([
+            Sanitise(self.config.max_message_chars),
+            Guard(),
+            Rephrase(self.embedder.embed_query),
+            Route(AreaFinder(areas)),
+            Retrieve(self.retriever, self.config.top_k),
+            Compose(composer, self.store, self.config.min_passage_score),
+            Check(),
+        ])
+
+    # --- questions ---------------------------------------------------------------------------------------------
+    def ask(self, question: str, history: list[dict] | None = None) -> Reply:
+        """Answer one message, using earlier turns (role/content dicts) to understand follow-ups."""
+        return self.pipeline.run(question, history)
+
+    def as_retriever(self, k: int | None = None) -> GuideRetriever:
+        """The hybrid retriever as a LangChain retriever."""
+        return GuideRetriever(retriever=self.retriever, embed_query=self.embedder.embed_query,
+                              k=k or self.config.top_k)
+
+
+def build_index(config: Config, embedder: Embedder, rebuild: bool = False, guide: Guide | None = None) -> BuildReport:
+    """Validate every document, chunk, embed what changed, and swap the new build in."""
+    docs = load_documents(config.knowledge_dir)  # raises on the first malformed file, before any writing
+    chunker = Chunker(config.chunk_tokens, config.chunk_overlap_tokens, config.tiktoken_encoding, config.data_dir)
+    chunks = chunker.chunk_all(docs)
+    aliases = {a: [d.id] for d in docs if d.kind == "inspection" for a in d.aliases}
+    builder = IndexBuilder(config.index_path, embedder, config.collection, config.chroma_url)
+    report = builder.build(chunks, rebuild=rebuild, extra_manifest={"aliases": aliases})
+    if guide is not None:
+        with guide._lock:
+            guide.store = guide._open_store()
+            if hasattr(guide, "pipeline"):
+                guide._wire()
+    return report

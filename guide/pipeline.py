@@ -1,0 +1,224 @@
+"""The answer pipeline: small steps over one shared context, any of which may finish the reply.
+
+    sanitise -> guard -> rephrase -> route -> retrieve -> compose -> check
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import unicodedata
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import guards
+from .areas import AreaFinder
+from .compose import ExtractiveComposer
+from .conversation import retrieval_query, validate_history
+from .redact import redact
+from .reply import HELP_SIGNPOST, Reply
+from .retrieval import Hit, HybridRetriever
+
+log = logging.getLogger(__name__)
+
+# Unicode "tag" characters and other invisible code points can smuggle instructions past a reader.
+_INVISIBLE = re.compile("[\U000e0000-\U000e007f\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]")
+_CITE = re.compile(r"\[(\d+)\]")
+
+NOT_FOUND_TEXT = (
+    "I couldn't find a reliable answer to that in my sources, so I won't guess. " + HELP_SIGNPOST
+    + " Your council's Local Offer website also lists local SEND services."
+)
+
+
+@dataclass
+class Context:
+    question: str
+    history: list[dict]
+    safe_question: str = ""  # redacted: what may be logged
+    search_text: str = ""  # what is searched after removing injected instructions and adding context
+    lexical_text: str = ""  # the parent's own words (with earlier turns for a follow-up), for word matching
+    query_vec: np.ndarray | None = None
+    prefer_docs: tuple[str, ...] = ()
+    only_docs: tuple[str, ...] = ()
+    verdicts: list[guards.Verdict] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    hits: list[Hit] = field(default_factory=list)
+    reply: Reply | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def finish(self, behaviour: str, reason: str, text: str) -> None:
+        self.reply = Reply(text=text, behaviour=behaviour, reason=reason, query=self.search_text)
+
+
+class Sanitise:
+    name = "sanitise"
+
+    def __init__(self, max_chars: int):
+        self.max_chars = max_chars
+
+    def __call__(self, ctx: Context) -> None:
+        text = unicodedata.normalize("NFKC", _INVISIBLE.sub("", ctx.question)).strip()
+        ctx.question = text
+        ctx.safe_question = redact(text)
+        if not text:
+            ctx.finish("clarify", "empty", "Please type a question about SEND in England.")
+        elif len(text) > self.max_chars:
+            ctx.finish(
+                "clarify",
+                "too-long",
+                f"Your message is {len(text)} characters long; the limit is {self.max_chars}. Please shorten it to "
+                "the question you want answered (you don't need to paste whole letters).",
+            )
+
+
+class Guard:
+    name = "guard"
+
+    def __call__(self, ctx: Context) -> None:
+        ctx.verdicts = guards.check(ctx.question, has_history=bool(ctx.history))
+        for verdict in ctx.verdicts:
+            if verdict.stop:
+                ctx.finish(verdict.behaviour, verdict.reason, verdict.text)
+                return
+            if verdict.only_docs:
+                ctx.only_docs = verdict.only_docs
+
+
+class Rephrase:
+    name = "rephrase"
+
+    def __init__(self, embed_query):
+        self.embed_query = embed_query
+
+    def __call__(self, ctx: Context) -> None:
+        # Injected instructions are not part of the question: search without them.
+        question = guards.strip_injection(ctx.question) or ctx.question
+        history = [
+            {"role": m["role"], "content": guards.strip_injection(m["content"]) or m["content"]}
+            for m in ctx.history
+        ]
+        ctx.search_text = retrieval_query(question, history)
+        ctx.lexical_text = retrieval_query(question, history, expand_terms=False)
+        ctx.query_vec = self.embed_query(ctx.search_text)
+
+
+class Route:
+    """Prefer an inspected area's document; say plainly when a named area is not covered."""
+
+    name = "route"
+
+    def __init__(self, finder: AreaFinder):
+        self.finder = finder
+
+    def __call__(self, ctx: Context) -> None:
+        if ctx.only_docs:
+            return
+        areas = self.finder.find(ctx.search_text)
+        known = [a for a in areas if a.doc_ids]
+        unknown = [a for a in areas if not a.doc_ids]
+        if known:
+            ctx.prefer_docs = tuple(d for a in known for d in a.doc_ids)
+        elif unknown and guards.is_local_topic(ctx.search_text):
+            verdict = guards.unknown_area_verdict(unknown[0].name)
+            ctx.finish(verdict.behaviour, verdict.reason, verdict.text)
+        elif unknown:
+            ctx.notes.append(
+                f"This is the law for all of England. I don't hold local details for {unknown[0].name}: its "
+                "Local Offer website lists local services."
+            )
+
+
+class Retrieve:
+    name = "retrieve"
+
+    def __init__(self, retriever: HybridRetriever, k: int):
+        self.retriever = retriever
+        self.k = k
+
+    def __call__(self, ctx: Context) -> None:
+        ctx.hits = self.retriever.retrieve(ctx.search_text, ctx.query_vec, k=self.k, prefer_docs=ctx.prefer_docs)
+        if ctx.only_docs:
+            allowed = [h for h in ctx.hits if h.chunk.doc_id in ctx.only_docs]
+            if not allowed:
+                allowed = [
+                    h for h in self.retriever.retrieve(ctx.search_text, ctx.query_vec, k=self.k * 4)
+                    if h.chunk.doc_id in ctx.only_docs
+                ]
+            ctx.hits = allowed[: self.k]
+
+
+class Compose:
+    name = "compose"
+
+    def __init__(self, composer: ExtractiveComposer, store, min_score: float):
+        self.composer = composer
+        self.store = store
+        self.min_score = min_score
+
+    def __call__(self, ctx: Context) -> None:
+        retrieved = list(dict.fromkeys(h.chunk.doc_id for h in ctx.hits))
+        signpost = next((v for v in ctx.verdicts if v.behaviour == "signpost"), None)
+        top = max((h.dense for h in ctx.hits), default=0.0)
+        if not ctx.hits or (top < self.min_score and not ctx.only_docs):
+            ctx.finish("signpost", "low-confidence", NOT_FOUND_TEXT)
+            ctx.reply.retrieved = retrieved
+            return
+        vectors = self.store.sentence_vectors([h.chunk.id for h in ctx.hits[: self.composer.passages]])
+        # Words are matched against what the parent asked (with earlier turns for a follow-up).
+        comp = self.composer.compose(ctx.lexical_text, ctx.query_vec, ctx.hits, vectors)
+        if not comp.text:
+            ctx.finish("signpost", "low-confidence", NOT_FOUND_TEXT)
+            ctx.reply.retrieved = retrieved
+            return
+        parts = [v.text for v in ctx.verdicts if not v.stop and v.text]
+        body = comp.text
+        if ctx.notes:
+            body += "\n\n" + "\n\n".join(ctx.notes)
+        behaviour, reason = ("signpost", signpost.reason) if signpost else ("answer", "answered")
+        ctx.reply = Reply(text="\n\n".join([*parts, body]), citations=comp.citations, behaviour=behaviour,
+                          reason=reason, retrieved=retrieved, query=ctx.search_text)
+
+
+class Check:
+    """Last look before the reply leaves: every [n] must point at a citation we return."""
+
+    name = "check"
+
+    def __call__(self, ctx: Context) -> None:
+        reply = ctx.reply
+        if reply is None:
+            return
+        numbers = {c.n for c in reply.citations}
+        dangling = {int(n) for n in _CITE.findall(reply.text)} - numbers
+        if dangling:
+            log.error("reply had citation markers without citations: %s", sorted(dangling))
+            reply.text = _CITE.sub(lambda m: m.group(0) if int(m.group(1)) in numbers else "", reply.text)
+
+
+class Pipeline:
+    def __init__(self, steps: list):
+        self.steps = steps
+
+    def run(self, question: str, history=None) -> Reply:
+        ctx = Context(question=question if isinstance(question, str) else str(question),
+                      history=validate_history(history))
+        start = time.perf_counter()
+        for step in self.steps:
+            if ctx.reply is not None and step.name != "check":
+                continue
+            t = time.perf_counter()
+            step(ctx)
+            ctx.timings[step.name] = (time.perf_counter() - t) * 1000
+        assert ctx.reply is not None, "the pipeline finished without a reply"
+        ctx.timings["total"] = (time.perf_counter() - start) * 1000
+        ctx.reply.timings = ctx.timings
+        if not ctx.reply.query:
+            ctx.reply.query = redact(ctx.search_text)
+        else:
+            ctx.reply.query = redact(ctx.reply.query)
+        log.info("ask %r -> %s (%s) in %.0f ms", ctx.safe_question[:200], ctx.reply.behaviour, ctx.reply.reason,
+                 ctx.timings["total"])
+        return ctx.reply

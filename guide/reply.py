@@ -1,0 +1,41 @@
+"""What `Guide.ask` returns."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .compose import Citation
+
+BEHAVIOURS = ("answer", "decline", "signpost", "clarify")
+
+HELP_SIGNPOST = (
+    "For free, impartial advice, contact your local SENDIASS (every council must provide one: search for "
+    "\"SENDIASS\" and your council's name) or IPSEA (https://www.ipsea.org.uk)."
+)
+
+
+@dataclass
+class Reply:
+    text: str
+    citations: list[Citation] = field(default_factory=list)
+    behaviour: str = "answer"
+    # Why this path was taken, e.g. "answered", "low-confidence", "other-nation:scotland".
+    reason: str = "answered"
+    retrieved: list[str] = field(default_factory=list)  # document ids in rank order
+    query: str = ""  # what was searched (after using the conversation so far)
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.behaviour not in BEHAVIOURS:
+            raise ValueError(f"behaviour must be one of {BEHAVIOURS}, got {self.behaviour!r}")
+
+    def to_dict(self) -> dict:
+        return {
+            "text": self.text,
+            "citations": [c.to_dict() for c in self.citations],
+            "behaviour": self.behaviour,
+            "reason": self.reason,
+            "retrieved": list(self.retrieved),
+            "query": self.query,
+            "timings": {k: round(v, 2) for k, v in self.timings.items()},
+        }

@@ -1,0 +1,115 @@
+"""Hybrid retrieval: dense (Chroma) and BM25 results fused by reciprocal rank fusion."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from langchain_core.callbacks import CallbackManagerForRetrieverRun
+from langchain_core.documents import Document as LCDocument
+from langchain_core.retrievers import BaseRetriever
+
+from .chunking import Chunk
+from .index import IndexStore
+
+
+@dataclass
+class Hit:
+    chunk: Chunk
+    score: float  # fused RRF score
+    dense: float  # cosine similarity to the query: the passage's, or its best sentence's if higher
+    sparse: float  # BM25 score (0 when only the dense search found it)
+    rank: int = 0
+
+
+class HybridRetriever:
+    def __init__(self, store: IndexStore, candidates: int = 30, rrf_k: int = 60):
+        self.store = store
+        self.candidates = candidates
+        self.rrf_k = rrf_k
+
+    def _mask(self, kind: str | None, area: str | None) -> np.ndarray | None:
+        if not kind and not area:
+            return None
+        chunks = self.store.chunks
+        mask = np.ones(len(chunks), dtype=np.float32)
+        if kind:
+            mask *= self.store.kind_masks.get(kind, np.zeros(len(chunks), dtype=np.float32))
+        if area:
+            mask *= np.array([c.area == area for c in chunks], dtype=np.float32)
+        return mask
+
+    def retrieve(
+        self,
+        query: str,
+        query_vec: np.ndarray,
+        k: int = 5,
+        kind: str | None = None,
+        area: str | None = None,
+        prefer_docs: tuple[str, ...] = (),
+    ) -> list[Hit]:
+        where: dict | None = None
+        clauses = [{"kind": kind}] if kind else []
+        if area:
+            clauses.append({"area": area})
+        if len(clauses) == 1:
+            where = clauses[0]
+        elif clauses:
+            where = {"$and": clauses}
+        dense = self.store.dense(query_vec, self.candidates, where)
+        by_sentence = self.store.dense_sentences(query_vec, self.candidates * 3, where)
+        sparse = self.store.sparse(query, self.candidates, self._mask(kind, area))
+        fused: dict[str, float] = {}
+        for results in (dense, by_sentence, sparse):
+            for rank, (cid, _) in enumerate(results):
+                fused[cid] = fused.get(cid, 0.0) + 1.0 / (self.rrf_k + rank + 1)
+        if prefer_docs:
+            # A question naming an inspected area should lead with that area's document.
+            bonus = 2.0 / (self.rrf_k + 1)
+            for cid in list(fused):
+                if self.store.chunk(cid).doc_id in prefer_docs:
+                    fused[cid] += bonus
+        dense_sim = dict(dense)
+        for cid, sim in by_sentence:
+            dense_sim[cid] = max(dense_sim.get(cid, sim), sim)
+        sparse_score = dict(sparse)
+        missing = [cid for cid in fused if cid not in dense_sim]
+        if missing:
+            # BM25-only hits still need a similarity for the confidence check.
+            got = self.store.collection.get(ids=missing, include=["embeddings"])
+            for cid, vec in zip(got["ids"], got["embeddings"], strict=True):
+                dense_sim[cid] = float(np.asarray(vec, dtype=np.float32) @ query_vec)
+        ranked = sorted(fused.items(), key=lambda kv: -kv[1])[:k]
+        return [
+            Hit(self.store.chunk(cid), score, dense_sim.get(cid, 0.0), sparse_score.get(cid, 0.0), rank)
+            for rank, (cid, score) in enumerate(ranked)
+        ]
+
+
+class GuideRetriever(BaseRetriever):
+    """The hybrid retriever behind LangChain's retriever interface, for use in other LangChain pipelines."""
+
+    retriever: HybridRetriever
+    embed_query: object
+    k: int = 5
+
+    model_config = {"arbitrary_types_allowed": True}
+
+    def _get_relevant_documents(
+        self, query: str, *, run_manager: CallbackManagerForRetrieverRun
+    ) -> list[LCDocument]:
+        hits = self.retriever.retrieve(query, self.embed_query(query), k=self.k)
+        return [
+            LCDocument(
+                page_content=h.chunk.text,
+                metadata={
+                    "chunk_id": h.chunk.id,
+                    "doc_id": h.chunk.doc_id,
+                    "title": h.chunk.title,
+                    "heading": h.chunk.heading,
+                    "urls": list(h.chunk.urls),
+                    "score": h.score,
+                },
+            )
+            for h in hits
+        ]
