@@ -170,7 +170,7 @@ class ExtractiveComposer:
         """A sentence opening with "This ..." or "The first ..." brings the sentence before it along."""
         have = {(c[1], c[2]) for c in chosen}
         extra = []
-        for score, rank, pos, sentence, vec in chosen:
+        for score, rank, pos, _, vec in chosen:
             p = pos
             while _ANAPHOR.match(hits[rank].chunk.sentences[p]) and p > 0 and (rank, p - 1) not in have:
                 p -= 1

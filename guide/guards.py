@@ -113,7 +113,8 @@ _LEGAL_REP = _rx(
     r"\b(take|handle|run|fight) (on )?(my|our) (case|appeal)\b",
     r"\b(come|attend|go) (to|with me to)\b[^.?!\n]{0,20}\b(tribunal|hearing|meeting|court)\b[^.?!\n]{0,20}"
     r"\b(with|for) (me|us)\b",
-    r"\b(file|lodge|submit|write|send)\b[^.?!\n]{0,20}\b(my|our|the) (appeal|claim|case)\b[^.?!\n]{0,15}\bfor (me|us)\b",
+    r"\b(file|lodge|submit|write|send)\b[^.?!\n]{0,20}\b(my|our|the) (appeal|claim|case)\b"
+    r"[^.?!\n]{0,15}\bfor (me|us)\b",
     r"\b(phone|call|email|write to|contact|speak to|ring)\b[^.?!\n]{0,15}\b(the )?(council|school|la|local "
     r"authority|caseworker)\b[^.?!\n]{0,15}\b(for|on behalf of) (me|us)\b",
     r"\b(are you|can you be) a (lawyer|solicitor)\b", r"\bcan i sue\b",

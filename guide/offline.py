@@ -19,6 +19,8 @@ _OFFLINE_SWITCHES = {
     "GRADIO_ANALYTICS_ENABLED": "False",
     "ANONYMIZED_TELEMETRY": "False",  # Chroma's product telemetry
     "TOKENIZERS_PARALLELISM": "false",
+    "HF_HUB_DISABLE_PROGRESS_BARS": "1",
+    "TRANSFORMERS_VERBOSITY": "error",
 }
 
 # tiktoken names its cache files by the sha1 of the URL it would download from, and checks the content hash.
@@ -38,6 +40,10 @@ def set_offline_switches() -> None:
     """Set the libraries' offline switches unless the user chose otherwise."""
     for key, value in _OFFLINE_SWITCHES.items():
         os.environ.setdefault(key, value)
+    import logging
+
+    # bm25s logs every index build at DEBUG through its own handler.
+    logging.getLogger("bm25s").setLevel(logging.WARNING)
 
 
 def tiktoken_cache_dir(data_dir: Path) -> Path:

@@ -1,0 +1,181 @@
+"""The `guide` command: index, ask, serve, knowledge check, eval, bench."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+
+from .config import Config, ConfigError
+
+
+def _config(args) -> Config:
+    overrides = {}
+    if getattr(args, "knowledge_dir", None):
+        overrides["knowledge_dir"] = Path(args.knowledge_dir)
+    if getattr(args, "data_dir", None):
+        overrides["data_dir"] = Path(args.data_dir)
+    return Config.from_env(**overrides)
+
+
+def cmd_index(args) -> int:
+    from .core import build_index
+    from .embeddings import Embedder
+
+    config = _config(args)
+    start = time.perf_counter()
+    embedder = Embedder(config.embedding_model, config.embedding_sha256, config.embedding_batch_size)
+    load = time.perf_counter() - start
+    report = build_index(config, embedder, rebuild=args.rebuild)
+    if report.unchanged:
+        print(f"Index is up to date: {report.chunks} chunks from {config.knowledge_dir} ({report.seconds:.1f} s).")
+    else:
+        print(
+            f"Built index at {config.index_path}: {report.chunks} chunks "
+            f"({report.embedded_chunks} embedded with {report.embedded_sentences} sentences and headings, "
+            f"{report.reused_chunks} reused, {report.removed_chunks} removed) in {report.seconds:.1f} s "
+            f"(embedding {report.embed_seconds:.1f} s; model load {load:.1f} s)."
+        )
+    return 0
+
+
+def _print_reply(reply, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(reply.to_dict(), indent=2, ensure_ascii=False))
+        return
+    print(reply.text)
+    if reply.citations:
+        print("\nSources:")
+        for c in reply.citations:
+            heading = f" - {c.heading}" if c.heading else ""
+            print(f"  [{c.n}] {c.title}{heading}\n      {c.url}")
+    print(f"\n({reply.behaviour}; {reply.timings.get('total', 0):.0f} ms)")
+
+
+def cmd_ask(args) -> int:
+    from .core import Guide
+
+    guide = Guide(_config(args))
+    history = json.loads(Path(args.history).read_text()) if args.history else None
+    _print_reply(guide.ask(args.question, history=history), args.json)
+    return 0
+
+
+def cmd_chat(args) -> int:
+    from .core import Guide
+
+    guide = Guide(_config(args))
+    history: list[dict] = []
+    print("Ask about SEND in England. An empty line ends the chat.")
+    while True:
+        try:
+            question = input("\n> ").strip()
+        except EOFError:
+            break
+        if not question:
+            break
+        reply = guide.ask(question, history=history)
+        _print_reply(reply, False)
+        history += [{"role": "user", "content": question}, {"role": "assistant", "content": reply.text}]
+    return 0
+
+
+def cmd_serve(args) -> int:
+    from .web import serve
+
+    serve(_config(args), host=args.host, port=args.port)
+    return 0
+
+
+def cmd_knowledge_check(args) -> int:
+    from .knowledge_check import run_check
+
+    return run_check(_config(args).knowledge_dir, as_json=args.json, min_median=args.min_median)
+
+
+def cmd_eval(args) -> int:
+    from evals.run import main as eval_main
+
+    return eval_main(args)
+
+
+def cmd_bench(args) -> int:
+    from evals.bench import main as bench_main
+
+    return bench_main(args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="guide", description="SEND process guide for parents and carers in England")
+    parser.add_argument("--knowledge-dir", help="knowledge folder (default: GUIDE_KNOWLEDGE_DIR or ./knowledge)")
+    parser.add_argument("--data-dir", help="data folder for the index and caches (default: GUIDE_DATA_DIR or ./data)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log what the guide does")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("index", help="build or update the search index from the knowledge folder")
+    p.add_argument("--rebuild", action="store_true", help="re-embed everything (needed after changing the model)")
+    p.set_defaults(func=cmd_index)
+
+    p = sub.add_parser("ask", help="answer one question with its sources")
+    p.add_argument("question")
+    p.add_argument("--json", action="store_true", help="print the reply as JSON")
+    p.add_argument("--history", help="a JSON file with earlier turns: [{role, content}, ...]")
+    p.set_defaults(func=cmd_ask)
+
+    p = sub.add_parser("chat", help="a conversation in the terminal")
+    p.set_defaults(func=cmd_chat)
+
+    p = sub.add_parser("serve", help="run the web app")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=7860)
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("knowledge", help="knowledge base tools")
+    ksub = p.add_subparsers(dest="knowledge_command", required=True)
+    k = ksub.add_parser("check", help="validate every document and print the readability table")
+    k.add_argument("--json", action="store_true")
+    k.add_argument("--min-median", type=float, default=60.0, help="fail when the median Flesch score is lower")
+    k.set_defaults(func=cmd_knowledge_check)
+
+    p = sub.add_parser("eval", help="run the evaluation harness")
+    try:
+        from evals.run import add_arguments
+    except ImportError:  # evals/ is not installed beside the package
+        add_arguments = None
+    if add_arguments:
+        add_arguments(p)
+    p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("bench", help="run the benchmarks and print the figures")
+    try:
+        from evals.bench import add_arguments as bench_arguments
+    except ImportError:
+        bench_arguments = None
+    if bench_arguments:
+        bench_arguments(p)
+    p.set_defaults(func=cmd_bench)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+    )
+    from .embeddings import EmbeddingModelError
+    from .index import IndexError_
+    from .knowledge import KnowledgeError
+    from .offline import OfflineError
+
+    try:
+        return args.func(args)
+    except (KnowledgeError, IndexError_, EmbeddingModelError, OfflineError, ConfigError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

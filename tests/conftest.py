@@ -1,0 +1,57 @@
+"""Shared fixtures: one real embedding model and one real index built from knowledge/ per test session."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def embedder():
+    from guide.embeddings import Embedder
+
+    return Embedder()
+
+
+@pytest.fixture(scope="session")
+def data_dir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("guide-data")
+
+
+@pytest.fixture(scope="session")
+def config(data_dir):
+    from guide.config import Config
+
+    return Config.from_env(environ={}, knowledge_dir=ROOT / "knowledge", data_dir=data_dir)
+
+
+@pytest.fixture(scope="session")
+def guide(config, embedder):
+    """The real pipeline over the real knowledge base (index built once for the session)."""
+    from guide import Guide
+
+    return Guide(config, embedder=embedder)
+
+
+def write_doc(folder: Path, name: str, front: str, body: str = "## What is this?\n\nSome text here.\n") -> Path:
+    path = folder / name
+    path.write_text(f"---\n{front.strip()}\n---\n\n{body}", encoding="utf-8")
+    return path
+
+
+GOOD_FRONT = """
+id: {id}
+title: A test document
+kind: guidance
+summary: A document used by the tests.
+sources:
+  - title: Children and Families Act 2014, section 36
+    url: https://www.legislation.gov.uk/ukpga/2014/6/section/36
+    publisher: legislation.gov.uk
+last_reviewed: 2026-11-23
+"""
