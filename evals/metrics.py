@@ -1,0 +1,90 @@
+"""Per-case scores. Each function takes a reply (or its parts) and the case; none of them calls the guide."""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import urlparse
+
+import numpy as np
+
+from .dataset import Case
+
+_CITE = re.compile(r"\s*\[(\d+)\]")
+_SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z\"(])|\n{2,}")
+_FACTUAL = re.compile(r"\d|\b(must|law|section|regulation|deadline|weeks?|days?|months?|tribunal|duty)\b", re.I)
+
+
+def contains(text: str, phrase: str) -> bool:
+    return phrase.lower() in text.lower()
+
+
+def key_facts(text: str, case: Case) -> tuple[int, int, list[list[str]]]:
+    """(facts found, facts expected, the missing facts' phrasings)."""
+    missing = [list(f) for f in case.must_include if not any(contains(text, p) for p in f)]
+    return len(case.must_include) - len(missing), len(case.must_include), missing
+
+
+def wrong_facts(text: str, case: Case) -> list[str]:
+    return [p for p in case.must_not_include if contains(text, p)]
+
+
+def normalise_url(url: str) -> str:
+    parsed = urlparse(url.strip().lower())
+    host = parsed.netloc.removeprefix("www.")
+    path = re.sub(r"/(data\.(htm|xht|xml)|made|enacted|contents)$", "", parsed.path.rstrip("/"))
+    path = re.sub(r"/(made|enacted)(?=/|$)", "", path)
+    return host + path.rstrip("/")
+
+
+def relevant_docs(case: Case, doc_urls: dict[str, list[str]]) -> set[str]:
+    """Documents whose front-matter sources include one of the case's source URLs."""
+    wanted = {normalise_url(u) for u in case.sources}
+    return {doc_id for doc_id, urls in doc_urls.items() if wanted & {normalise_url(u) for u in urls}}
+
+
+def retrieval_scores(retrieved: list[str], relevant: set[str], k: int = 5) -> dict | None:
+    if not relevant:
+        return None
+    rank = next((i + 1 for i, d in enumerate(retrieved) if d in relevant), None)
+    return {"hit_at_k": bool(rank and rank <= k), "mrr": 1.0 / rank if rank else 0.0, "first_relevant_rank": rank}
+
+
+def split_cited_sentences(text: str) -> list[tuple[str, list[int]]]:
+    """Sentences of an answer with the citation numbers attached to each."""
+    out = []
+    for part in _SENTENCE.split(text):
+        part = part.strip()
+        if not part:
+            continue
+        numbers = [int(n) for n in _CITE.findall(part)]
+        out.append((_CITE.sub("", part).strip(), numbers))
+    return out
+
+
+def citation_scores(reply, embed, threshold: float) -> dict:
+    """Markers must point at returned citations; each cited sentence must be supported by the quote it cites.
+
+    Support is the cosine similarity of sentence and quote under the guide's embedding model (no NLI
+    cross-encoder ships offline). `embed` maps a list of texts to unit vectors.
+    """
+    numbers = {c.n for c in reply.citations}
+    quotes = {c.n: c.quote for c in reply.citations}
+    sentences = split_cited_sentences(reply.text)
+    markers = [n for _, ns in sentences for n in ns]
+    dangling = sorted({n for n in markers if n not in numbers})
+    pairs = [(s, n) for s, ns in sentences for n in ns if n in quotes]
+    supports: list[float] = []
+    if pairs:
+        vecs = embed([s for s, _ in pairs] + [quotes[n] for _, n in pairs])
+        a, b = vecs[: len(pairs)], vecs[len(pairs):]
+        supports = [float(x) for x in np.sum(a * b, axis=1)]
+    uncited = [s for s, ns in sentences if not ns and _FACTUAL.search(s)] if reply.citations else []
+    return {
+        "markers": len(markers),
+        "dangling_markers": dangling,
+        "unused_citations": sorted(numbers - set(markers)),
+        "supported": sum(1 for x in supports if x >= threshold),
+        "support_checked": len(supports),
+        "min_support": min(supports) if supports else None,
+        "uncited_factual_sentences": uncited,
+    }
