@@ -9,7 +9,7 @@ import numpy as np
 
 from .dataset import Case
 
-_CITE = re.compile(r"\s*\[(\d+)\]")
+_CITE = re.compile(r"\s*\[(\d{1,2})\]")
 _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z\"(])|\n{2,}")
 _FACTUAL = re.compile(r"\d|\b(must|law|section|regulation|deadline|weeks?|days?|months?|tribunal|duty)\b", re.I)
 
@@ -75,9 +75,18 @@ def citation_scores(reply, embed, threshold: float) -> dict:
     pairs = [(s, n) for s, ns in sentences for n in ns if n in quotes]
     supports: list[float] = []
     if pairs:
-        vecs = embed([s for s, _ in pairs] + [quotes[n] for _, n in pairs])
-        a, b = vecs[: len(pairs)], vecs[len(pairs):]
-        supports = [float(x) for x in np.sum(a * b, axis=1)]
+        # A sentence is supported by the best-matching sentence of the quote it cites.
+        quote_parts = {n: [p for p, _ in split_cited_sentences(quotes[n])] or [quotes[n]] for _, n in pairs}
+        flat = [p for n in quote_parts for p in quote_parts[n]]
+        vecs = embed([s for s, _ in pairs] + flat)
+        sent_vecs, part_vecs = vecs[: len(pairs)], vecs[len(pairs):]
+        offsets, i = {}, 0
+        for n, parts in quote_parts.items():
+            offsets[n] = (i, i + len(parts))
+            i += len(parts)
+        for (_, n), vec in zip(pairs, sent_vecs, strict=True):
+            lo, hi = offsets[n]
+            supports.append(float(np.max(part_vecs[lo:hi] @ vec)))
     uncited = [s for s, ns in sentences if not ns and _FACTUAL.search(s)] if reply.citations else []
     return {
         "markers": len(markers),

@@ -131,6 +131,7 @@ def main(args: argparse.Namespace) -> int:
     if args.limit:
         cases = cases[: args.limit]
     guide = Guide(_config(args))
+    guide.build_index()  # evaluate the knowledge base as it is now (only changed passages are re-embedded)
     report = evaluate(guide, cases, thresholds, dataset=str(args.dataset), baseline=args.baseline,
                       use_judge=args.judge)
     report["thresholds_file"] = "" if args.no_thresholds else str(args.thresholds)

@@ -61,7 +61,9 @@ class AreaFinder:
         # inspection_areas: lower-cased area name or alias -> inspection doc ids
         self.known = {k.lower(): v for k, v in inspection_areas.items()}
         self._known_re = _pattern(list(inspection_areas)) if inspection_areas else None
-        self._any_re = _pattern([a for a in ENGLISH_AREAS.replace("\n", "").split("|")])
+        names = [a.strip() for a in ENGLISH_AREAS.replace("\n", "").split("|") if a.strip()]
+        self._any_re = _pattern(names)
+        self._canonical = {n.lower(): n for n in names}
 
     def find(self, text: str) -> list[AreaMatch]:
         found: dict[str, AreaMatch] = {}
@@ -75,5 +77,5 @@ class AreaFinder:
             if any(s <= m.start() < e for s, e in spans):
                 continue  # part of a longer known name, e.g. "Somerset" inside "North Somerset"
             key = re.sub(r"[\s-]+", " ", m.group(1).lower())
-            found.setdefault(key, AreaMatch(m.group(1), self.known.get(key, ())))
+            found.setdefault(key, AreaMatch(self._canonical.get(key, m.group(1)), self.known.get(key, ())))
         return list(found.values())

@@ -13,8 +13,9 @@ _WORD = re.compile(r"[a-z0-9]+")
 _TIME = re.compile(r"\b(\d+|one|two|three|four|five|six|eight|ten|twelve|fifteen|sixteen|twenty|seventy)\s+"
                    r"(working\s+)?(days?|weeks?|months?|years?)\b|\b\d{1,2}\s+(january|february|march|april|may|"
                    r"june|july|august|september|october|november|december)\b", re.I)
-_TIME_QUESTION = re.compile(r"\b(how long|how many (days|weeks|months)|deadline|time ?limit|timescale|when|"
-                            r"by when|how soon|how quickly|date)\b", re.I)
+_TIME_QUESTION = re.compile(r"\b(how long|how many (days|weeks|months)|deadlines?|time ?limits?|timescales?|"
+                            r"timeline|by when|how soon|how quickly|when (will|must|should|do|does|can|is) "
+                            r"(i|we|they|it|the council|the la|the school|my))\b", re.I)
 _NEXT_STEP = re.compile(r"^\**next steps?:?\**:?", re.I)
 _LEGAL_REF = re.compile(r"\b(regulation|section|reg\.|s\.)\s*(\d+)", re.I)
 _STOP = frozenset(
@@ -57,13 +58,22 @@ class Composition:
 
 
 def pick_url(urls: tuple[str, ...], quote: str) -> str:
-    """Prefer the source URL that matches a regulation or section the quote names."""
+    """The document's source that best fits the quote: the regulation or section it names, else the source
+    whose address shares most words with it (e.g. the council's own page for a sentence about that area)."""
     for kind, num in _LEGAL_REF.findall(quote):
         segment = "regulation" if kind.lower().startswith("reg") else "section"
         for url in urls:
-            if re.search(rf"/{segment}/{num}(?:/|$|\?)", url):
+            if re.search(rf"/{segment}/{num}(?:/|$|\?|#)", url):
                 return url
-    return urls[0] if urls else ""
+    if not urls:
+        return ""
+    words = {w for w in _WORD.findall(quote.lower()) if len(w) > 3 and w not in _STOP}
+    if re.search(r"\b(regulation|section) \d", quote, re.I) is None:
+        # A sentence that names no law is better supported by a non-legislation page, where there is one.
+        ranked = sorted(urls, key=lambda u: -(len(words & set(_WORD.findall(u.lower()))) * 2
+                                              + ("legislation.gov.uk" not in u)))
+        return ranked[0]
+    return urls[0]
 
 
 _YES_NO = re.compile(r"^(yes|no)[,.:;]\s+(?=\w)", re.I)
@@ -80,8 +90,11 @@ _ANAPHOR = re.compile(r"^(this|that|these|those|it|they|the (first|second|other|
 
 
 class ExtractiveComposer:
-    def __init__(self, stemmer, max_sentences: int = 4, max_per_passage: int = 3, passages: int = 4):
+    def __init__(self, stemmer, max_sentences: int = 5, max_per_passage: int = 4, passages: int = 5,
+                 idf: dict[str, float] | None = None, default_idf: float = 1.0):
         self.stemmer = stemmer
+        self.idf = idf or {}
+        self.default_idf = default_idf
         self.max_sentences = max_sentences
         self.max_per_passage = max_per_passage
         self.passages = passages
@@ -95,6 +108,7 @@ class ExtractiveComposer:
     ) -> Composition:
         """Score every sentence of the top passages; keep the best few that agree with each other."""
         q_terms = content_terms(question, self.stemmer)
+        q_weight = sum(self._idf(t) for t in q_terms) or 1.0
         wants_time = bool(_TIME_QUESTION.search(question))
         candidates: list[tuple[float, int, int, str, np.ndarray]] = []
         next_steps: list[tuple[int, str]] = []
@@ -110,8 +124,8 @@ class ExtractiveComposer:
                     next_steps.append((rank, sentence))
                     continue
                 terms = content_terms(sentence, self.stemmer)
-                overlap = len(q_terms & terms) / max(1, len(q_terms))
-                score = 0.6 * float(sim) + 0.4 * heading_sim + 0.25 * overlap + 0.04 / (1 + rank)
+                overlap = sum(self._idf(t) for t in q_terms & terms) / q_weight
+                score = 0.7 * float(sim) + 0.3 * heading_sim + 0.5 * overlap + 0.04 / (1 + rank)
                 if wants_time:
                     # A "how long / when" question is answered by a sentence that states a time.
                     score += 0.12 if _TIME.search(sentence) else -0.05
@@ -122,18 +136,18 @@ class ExtractiveComposer:
             return Composition("", [], 0.0, [])
         candidates.sort(key=lambda c: -c[0])
         best = candidates[0][0]
+        pool = [c for c in candidates if c[0] >= best - 0.3]
         chosen: list[tuple[float, int, int, str, np.ndarray]] = []
         per_passage: dict[int, int] = {}
-        for cand in candidates:
-            score, rank, _, _, vec = cand
-            if len(chosen) >= self.max_sentences or score < best - 0.12:
+        for cand in pool:
+            if len(chosen) >= self.max_sentences:
                 break
-            if per_passage.get(rank, 0) >= self.max_per_passage:
+            if per_passage.get(cand[1], 0) >= self.max_per_passage:
                 continue
-            if any(float(vec @ c[4]) > 0.88 for c in chosen):
-                continue  # near-duplicate of a sentence already chosen
+            if any(float(cand[4] @ c[4]) > 0.88 for c in chosen):
+                continue  # a near-duplicate of a sentence already chosen
             chosen.append(cand)
-            per_passage[rank] = per_passage.get(rank, 0) + 1
+            per_passage[cand[1]] = per_passage.get(cand[1], 0) + 1
         # Lead with the passage holding the best sentence; keep each passage's sentences in their own order.
         lead: dict[int, float] = {}
         for score, rank, *_ in chosen:
@@ -177,3 +191,6 @@ class ExtractiveComposer:
                 have.add((rank, p))
                 extra.append((score, rank, p, hits[rank].chunk.sentences[p], vec))
         return chosen + extra
+
+    def _idf(self, term: str) -> float:
+        return self.idf.get(term, self.default_idf)

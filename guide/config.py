@@ -47,7 +47,7 @@ class Config:
     rrf_k: int = 60
     # Cosine similarity below which the best passage is too weak to answer from.
     min_passage_score: float = 0.30
-    max_answer_sentences: int = 4
+    max_answer_sentences: int = 5
     max_message_chars: int = 2000
     rate_limit_per_minute: int = 20
     feedback_db_url: str = ""

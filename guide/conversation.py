@@ -35,7 +35,7 @@ def validate_history(history) -> list[dict]:
 
 def is_follow_up(question: str) -> bool:
     words = re.findall(r"\w+", question)
-    return len(words) <= 6 or bool(_FOLLOW_UP.search(question))
+    return len(words) <= 4 or bool(_FOLLOW_UP.search(question))
 
 
 # Parents' words -> the words the law and the knowledge base use, added to the search (not shown to anyone).
@@ -65,3 +65,21 @@ def retrieval_query(question: str, history: list[dict], max_user_turns: int = 2,
     earlier = [m["content"] for m in history if m["role"] == "user"][-max_user_turns:]
     text = question if not earlier or not is_follow_up(question) else " ".join([question, *reversed(earlier)])
     return expand(text) if expand_terms else text
+
+
+_QUESTION_START = re.compile(r"^(what|how|when|where|who|which|why|can|could|do|does|did|is|are|will|would|should|"
+                             r"must|have|has|may)\b", re.I)
+
+
+def question_focus(message: str, min_words: int = 25) -> str:
+    """The questions inside a long message, without the story around them ("...he's in year 5. What can I do?").
+
+    A parent's background dilutes a search; the sentences that ask something say what to look for.
+    Returns "" when the message is short or asks nothing separable.
+    """
+    if len(message.split()) < min_words:
+        return ""
+    sentences = [p.strip() for p in re.split(r"(?<=[.?!])\s+|\n+", message) if p.strip()]
+    asked = [p for p in sentences if p.endswith("?") or _QUESTION_START.match(p)]
+    focus = " ".join(asked)
+    return focus if asked and len(focus.split()) < len(message.split()) else ""

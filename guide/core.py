@@ -68,11 +68,12 @@ class Guide:
         for alias, doc_ids in self.store.manifest.get("aliases", {}).items():
             areas[alias.lower()] = tuple(doc_ids)
         self.retriever = HybridRetriever(self.store, self.config.candidates, self.config.rrf_k)
-        composer = ExtractiveComposer(_stemmer(), max_sentences=self.config.max_answer_sentences)
+        composer = ExtractiveComposer(_stemmer(), max_sentences=self.config.max_answer_sentences,
+                                      idf=self.store.idf, default_idf=self.store.default_idf)
         self.pipeline = Pipeline([
             Sanitise(self.config.max_message_chars),
             Guard(),
-            Rephrase(self.embedder.embed_query),
+            Rephrase(self.embedder.embed_query, self.embedder.embed),
             Route(AreaFinder(areas)),
             Retrieve(self.retriever, self.config.top_k),
             Compose(composer, self.store, self.config.min_passage_score),

@@ -70,14 +70,14 @@ _FABRICATION = _rx(
 )
 _DEFAMATION_ACTION = _rx(
     r"\b(write|draft|compose|create|post|publish|help me (write|post|say)|make)\b[^.?!\n]{0,60}"
-    r"\b(post|review|statement|message|article|tweet|status|leaflet|letter to the (press|paper|newspaper)|"
-    r"facebook|twitter|social media|online|everyone|parents' (group|whatsapp))\b",
+    r"\b(post|review|statement|message|article|tweet|status|leaflet|letter to the (local )?(press|paper|newspaper|"
+    r"media)|facebook|twitter|tiktok|social media|online|everyone|parents' (group|whatsapp)|naming)\b",
     r"\b(tell|warn) (everyone|all the parents|the whole school|the world)\b",
 )
 _DEFAMATORY = _rx(
     r"\b(liar|lying|lies|abus\w*|corrupt|fraud\w*|criminal|crook|thief|steals?|racist|paedo\w*|pervert|"
     r"drunk|incompetent|evil|should be (sacked|fired|struck off|jailed)|hates (disabled|sen) children|"
-    r"is a disgrace)\b",
+    r"is a disgrace|bribe\w*|backhanders?|kickbacks?|on purpose|deliberately|dishonest|cheat\w*|bent|useless)\b",
 )
 
 # --- scope ----------------------------------------------------------------------------------------------------
@@ -102,6 +102,10 @@ _MEDICAL = _rx(
     r"sertraline|fluoxetine)\b",
     r"\bside effects?\b", r"\b(is|are) (these|his|her|my child's) (symptoms|signs)\b",
     r"\bsymptoms of\b",
+    r"\b(is|are)\b[^.?!\n]{0,40}\b(therapy|therapies|treatment|diet|supplements?|aba|medication)\b[^.?!\n]{0,20}"
+    r"\b(safe|dangerous|harmful|effective|work)\b",
+    r"\b(cream|ointment|plaster|bandage|rash|wound|infection|fever|temperature)\b",
+    r"\bis (this|it|that) normal for\b",
 )
 _MEDICAL_BUT_IN_SCOPE = _rx(
     r"\b(ehc|ehcp|assessment|plan|school|council|tribunal|senco|need a diagnosis|without a diagnosis|"
@@ -117,31 +121,43 @@ _LEGAL_REP = _rx(
     r"[^.?!\n]{0,15}\bfor (me|us)\b",
     r"\b(phone|call|email|write to|contact|speak to|ring)\b[^.?!\n]{0,15}\b(the )?(council|school|la|local "
     r"authority|caseworker)\b[^.?!\n]{0,15}\b(for|on behalf of) (me|us)\b",
-    r"\b(are you|can you be) a (lawyer|solicitor)\b", r"\bcan i sue\b",
+    r"\b(are you|can you be) a (lawyer|solicitor)\b",
+    r"\b(sue|suing|compensation|negligence claim|damages)\b",
+    r"\b(which|what|best|good|recommend\w*|name (of )?a)\b[^.?!\n]{0,20}"
+    r"\b(solicitors?|lawyers?|barristers?|law firms?)\b",
+    r"\bact as (my|our) (solicitor|lawyer|barrister|advocate)\b",
 )
 _DISTRESS = _rx(
-    r"\b(kill (myself|my ?self)|end (it all|my life)|suicid\w*|take my (own )?life|self[- ]?harm\w*|"
-    r"hurt(ing)? myself|want to die|wish i (was|were) dead|better off (dead|without me))\b",
+    r"\b(kill (myself|my ?self|himself|herself|themselves)|end (it all|my life|his life|her life)|suicid\w*|"
+    r"take (my|his|her) (own )?life|self[- ]?harm\w*|hurt(ing)? (myself|himself|herself)|wants? to die|"
+    r"wish (i|he|she) (was|were) dead|better off (dead|without me)|cutting (himself|herself|her arms|his arms))\b",
     r"\b(can'?t|cannot|can not|don'?t know how to) (cope|go on|take (it|this|any ?more)|carry on|do this any ?more)\b",
     r"\b(don'?t|do not) (want to|wanna) (be here|live|wake up)\b",
     r"\b(no|don'?t see (the|any)) point (in )?(living|going on|anymore|any more|in anything)\b",
-    r"\b(breaking point|falling apart|at the end of my tether|completely broken|in crisis|crisis point|"
-    r"can'?t stop crying|desperate and alone)\b",
+    r"\b(i'?m|i am|i feel|we'?re|we are|i'?ve reached)\b[^.?!\n]{0,20}\b(breaking point|falling apart|"
+    r"at the end of my tether|completely broken|in crisis|crisis point|at my wits'? end|drowning|"
+    r"failing (him|her|them))",
+    r"\b(can'?t stop crying|crying (every|all) (day|night|the time)|desperate and alone|not sleeping|"
+    r"haven'?t slept)\b",
 )
 _UNKNOWN_SPECIFIC = _rx(
     r"\b(my|our|the) (case ?worker|case officer|sen officer|named officer|ehc coordinator|ehc co-ordinator)\b"
     r"[^.?!\n]{0,40}\b(name|called|email|e-mail|phone|number|contact|who)\b",
     r"\bwho is (my|our|the) (case ?worker|case officer|sen officer|senco|head ?teacher)\b",
-    r"\b(how many|what percentage|what proportion|what per ?cent|how much money|how much does|how much did|"
+    r"\b(how many|what percentage|what proportion|what per ?cent|how much money|"
+    r"how much (does|did|do) (the |my |our )?(council|la|local authority|school|icb|nhs|government)|"
     r"statistics|stats|league table|ranking|rank(ed)? (the )?(best|worst))\b"
     r"(?![^.?!\n]{0,30}\b(weeks?|days?|months?|times)\b)",
-    r"\b(phone number|email address|opening hours|address) (of|for) (the|my)\b",
+    r"\b(phone|telephone|helpline|contact) (number|no\.?|details)\b|\b(email address|opening hours)\b",
+    r"\b(on average|average time|usually take|normally take|typically take|track record)\b",
+    r"\b[A-Z][\w'’]+(\s[A-Z][\w'’]+)*\s(Primary|Secondary|Academy|School|College|Infants?|Juniors?|Nursery)\b"
+    r"[^.?!\n]{0,60}\b(any good|good for|rated|rating|recommend|reputation|best|worst)\b",
 )
 _LOCAL_TOPIC = _rx(
     r"\b(inspect\w*|ofsted|cqc|written statement of action|wsoa|priority action plan|improvement notice|"
     r"local offer|what did (they|inspectors) find|findings|rated|rating|performance|how (good|bad) is|"
     r"waiting (times?|lists?)|how long (is|are) the wait|caseworker|sendiass (number|phone|contact)|"
-    r"special schools? in|schools in)\b"
+    r"special schools? in|schools in|any good|on average|usually take|track record)\b"
 )
 _SEND_VOCAB = _rx(
     r"\b(send|sen|senco|sendco|ehc\w*|ehcp|education|health and care|special|needs?|disab\w*|school\w*|nursery|"
@@ -151,7 +167,18 @@ _SEND_VOCAB = _rx(
     r"budget|therap\w*|speech|wsoa|priority action|year \d+|reception|post-?16|sixth form|university|"
     r"young person|parent|carer|tribunal|diagnos\w*|camhs|icb|nhs)\b"
 )
+_UNRELATED_TASK = _rx(
+    r"\b(recipes?|bake|baking|cook|cooking|cake)\b",
+    r"\b(do|solve|answer|finish|complete)\b[^.?!\n]{0,30}\b(homework|equation|sum|maths|math|essay)\b",
+    r"\bsolve\b[^.?!\n]{0,10}\d",
+    r"\b(write|give|make|generate)\b[^.?!\n]{0,20}\b(python|javascript|code|script|program|poem|song|story|joke|"
+    r"limerick|rap)\b",
+    r"\b(scrape|scraper|web ?scraping)\b",
+    r"\b(weather|football|premier league|horoscope|lottery|bitcoin|crypto|stock tips?|holiday deals?)\b",
+)
 _GREETING = _rx(r"^\s*(hi|hello|hey|good (morning|afternoon|evening)|thanks?|thank you|cheers|ok(ay)?)\b[\s!.]*$")
+# "they said no" with nothing before it: who are "they", and no to what?
+_DANGLING = _rx(r"\b(they|them|it|that|this|he|she)\b")
 _VAGUE = _rx(
     r"^\s*(help|help me|deadline\??|what'?s the deadline\??|is (it|that|this) (legal|allowed|right|ok)\??|"
     r"what (now|next)\??|what do i do( now)?\??|what can i do\??|how long\??|can they do that\??|"
@@ -272,7 +299,9 @@ def guard_vague(msg: str, has_history: bool) -> Verdict | None:
         return Verdict("clarify", "greeting",
                        "Hello. " + SCOPE_NOTE + " What would you like to know? For example: \"How do I ask for "
                        "an EHC needs assessment?\" or \"How long does the council have to decide?\"")
-    if _VAGUE.match(msg) or len(re.findall(r"[A-Za-z]{3,}", msg)) < 2:
+    words = re.findall(r"[A-Za-z']+", msg)
+    dangling = len(words) <= 8 and _DANGLING.search(msg) and not _SEND_VOCAB.search(msg)
+    if _VAGUE.match(msg) or len(re.findall(r"[A-Za-z]{3,}", msg)) < 2 or dangling:
         return Verdict(
             "clarify",
             "vague",
@@ -280,6 +309,17 @@ def guard_vague(msg: str, has_history: bool) -> Verdict | None:
             "For example: asking for an EHC needs assessment, waiting for a decision, checking a draft plan, an "
             "annual review, or appealing a decision. Tell me what the council or school has said or done, and "
             "I'll explain the rules and deadlines that apply.",
+        )
+    return None
+
+
+def guard_unrelated_task(msg: str, has_history: bool) -> Verdict | None:
+    """A request for something else (a recipe, homework, code) is declined even when it mentions a child."""
+    if _UNRELATED_TASK.search(msg):
+        return _decline(
+            "out-of-scope",
+            "Sorry, I can't help with that. " + SCOPE_NOTE + " For example, I can explain how to ask for an "
+            "EHC needs assessment, the deadlines the council must meet, or how to appeal.",
         )
     return None
 
@@ -324,27 +364,46 @@ def is_local_topic(msg: str) -> bool:
 # The order matters: manipulation first, then safety, then scope.
 GUARDS: list[Callable[[str, bool], Verdict | None]] = [
     guard_system_prompt,
+    guard_legal_representation,
     guard_injection_only,
     guard_fabrication,
     guard_defamation,
     guard_distress,
     guard_other_nation,
-    guard_legal_representation,
     guard_medical,
     guard_unknown_specific,
+    guard_unrelated_task,
     guard_vague,
     guard_unrelated,
 ]
+# After a message shows distress, a short or off-topic message is still answered with care, not turned away.
+_SKIP_AFTER_DISTRESS = {guard_unrelated, guard_vague, guard_unrelated_task}
+
+DISTRESS_ONLY = (
+    "\n\nWhen you feel ready, I can help with the SEND side of things: for example, what the council must do "
+    "and by when, or how to get free advice from your local SENDIASS or IPSEA."
+)
 
 
-def check(message: str, has_history: bool) -> list[Verdict]:
-    """Run the guards in order; return the verdicts up to and including the first that stops the pipeline."""
+def check(message: str, has_history: bool, context: str = "") -> list[Verdict]:
+    """Run the guards in order; return the verdicts up to and including the first that stops the pipeline.
+
+    `context` is the conversation so far (user turns) for a follow-up: a question about Wales stays about Wales.
+    """
     verdicts: list[Verdict] = []
+    distressed = False
     for guard in GUARDS:
+        if distressed and guard in _SKIP_AFTER_DISTRESS:
+            continue
         verdict = guard(message, has_history)
+        if verdict is None and context and guard is guard_other_nation:
+            verdict = guard(context, has_history)
         if verdict is None:
             continue
         verdicts.append(verdict)
+        distressed = distressed or verdict.reason == "distress"
         if verdict.stop:
             break
+    if distressed and not _SEND_VOCAB.search(message) and not any(v.stop for v in verdicts):
+        verdicts = [Verdict("signpost", "distress", CRISIS_TEXT + DISTRESS_ONLY)]
     return verdicts

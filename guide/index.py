@@ -127,6 +127,13 @@ class IndexStore:
         self.client = client
         self.collection = client.get_collection(manifest["collection"], embedding_function=None)
         self.sentences = client.get_collection(manifest["sentence_collection"], embedding_function=None)
+        # Document frequency per (stemmed) term, read off the BM25 matrix: rare words matter more.
+        indptr = np.asarray(bm25.scores["indptr"])
+        n_docs = max(1, int(bm25.scores["num_docs"]))
+        df = np.diff(indptr)
+        idf = np.log(1.0 + (n_docs - df + 0.5) / (df + 0.5))
+        self.idf = {term: float(idf[i]) for term, i in bm25.vocab_dict.items() if i < len(idf)}
+        self.default_idf = float(np.log(1.0 + (n_docs + 0.5) / 0.5))
         self.kind_masks = {
             kind: np.array([c.kind == kind for c in chunks], dtype=np.float32) for kind in {c.kind for c in chunks}
         }

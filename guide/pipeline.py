@@ -16,7 +16,7 @@ import numpy as np
 from . import guards
 from .areas import AreaFinder
 from .compose import ExtractiveComposer
-from .conversation import retrieval_query, validate_history
+from .conversation import expand, question_focus, retrieval_query, validate_history
 from .redact import redact
 from .reply import HELP_SIGNPOST, Reply
 from .retrieval import Hit, HybridRetriever
@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 
 # Unicode "tag" characters and other invisible code points can smuggle instructions past a reader.
 _INVISIBLE = re.compile("[\U000e0000-\U000e007f\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]")
-_CITE = re.compile(r"\[(\d+)\]")
+_CITE = re.compile(r"\[(\d{1,2})\]")
 
 NOT_FOUND_TEXT = (
     "I couldn't find a reliable answer to that in my sources, so I won't guess. " + HELP_SIGNPOST
@@ -40,7 +40,10 @@ class Context:
     safe_question: str = ""  # redacted: what may be logged
     search_text: str = ""  # what is searched after removing injected instructions and adding context
     lexical_text: str = ""  # the parent's own words (with earlier turns for a follow-up), for word matching
-    query_vec: np.ndarray | None = None
+    query_vec: np.ndarray | None = None  # the question in the context of earlier turns
+    focus_text: str = ""  # the latest message on its own
+    focus_vec: np.ndarray | None = None
+    follow_up: bool = False
     prefer_docs: tuple[str, ...] = ()
     only_docs: tuple[str, ...] = ()
     verdicts: list[guards.Verdict] = field(default_factory=list)
@@ -78,7 +81,8 @@ class Guard:
     name = "guard"
 
     def __call__(self, ctx: Context) -> None:
-        ctx.verdicts = guards.check(ctx.question, has_history=bool(ctx.history))
+        context = " ".join(m["content"] for m in ctx.history if m["role"] == "user")
+        ctx.verdicts = guards.check(ctx.question, has_history=bool(ctx.history), context=context)
         for verdict in ctx.verdicts:
             if verdict.stop:
                 ctx.finish(verdict.behaviour, verdict.reason, verdict.text)
@@ -90,8 +94,9 @@ class Guard:
 class Rephrase:
     name = "rephrase"
 
-    def __init__(self, embed_query):
+    def __init__(self, embed_query, embed_many):
         self.embed_query = embed_query
+        self.embed_many = embed_many
 
     def __call__(self, ctx: Context) -> None:
         # Injected instructions are not part of the question: search without them.
@@ -102,7 +107,13 @@ class Rephrase:
         ]
         ctx.search_text = retrieval_query(question, history)
         ctx.lexical_text = retrieval_query(question, history, expand_terms=False)
-        ctx.query_vec = self.embed_query(ctx.search_text)
+        ctx.follow_up = ctx.search_text != expand(question)
+        # A second view of the message: a follow-up on its own, or the questions inside a long story.
+        ctx.focus_text = expand(question) if ctx.follow_up else expand(question_focus(question) or question)
+        if ctx.focus_text != ctx.search_text:
+            ctx.query_vec, ctx.focus_vec = self.embed_many([ctx.search_text, ctx.focus_text])
+        else:
+            ctx.query_vec = ctx.focus_vec = self.embed_query(ctx.search_text)
 
 
 class Route:
@@ -116,12 +127,17 @@ class Route:
     def __call__(self, ctx: Context) -> None:
         if ctx.only_docs:
             return
-        areas = self.finder.find(ctx.search_text)
+        areas = self.finder.find(ctx.focus_text)
+        local = guards.is_local_topic(ctx.focus_text)
+        if not areas and ctx.follow_up:
+            # "What happened after that?" inherits the area, and the topic, of the earlier turns.
+            areas = self.finder.find(ctx.search_text)
+            local = local or guards.is_local_topic(ctx.search_text)
         known = [a for a in areas if a.doc_ids]
         unknown = [a for a in areas if not a.doc_ids]
         if known:
             ctx.prefer_docs = tuple(d for a in known for d in a.doc_ids)
-        elif unknown and guards.is_local_topic(ctx.search_text):
+        elif unknown and local:
             verdict = guards.unknown_area_verdict(unknown[0].name)
             ctx.finish(verdict.behaviour, verdict.reason, verdict.text)
         elif unknown:
@@ -139,7 +155,12 @@ class Retrieve:
         self.k = k
 
     def __call__(self, ctx: Context) -> None:
-        ctx.hits = self.retriever.retrieve(ctx.search_text, ctx.query_vec, k=self.k, prefer_docs=ctx.prefer_docs)
+        extra = [(ctx.focus_text, ctx.focus_vec)] if ctx.focus_text != ctx.search_text else []
+        # One area's inspection history is no answer to a general question: search guidance unless the
+        # question names an inspected area or is about inspections.
+        kind = None if ctx.prefer_docs or guards.is_local_topic(ctx.search_text) else "guidance"
+        ctx.hits = self.retriever.retrieve(ctx.search_text, ctx.query_vec, k=self.k, prefer_docs=ctx.prefer_docs,
+                                           also=extra, kind=kind)
         if ctx.only_docs:
             allowed = [h for h in ctx.hits if h.chunk.doc_id in ctx.only_docs]
             if not allowed:
@@ -161,19 +182,23 @@ class Compose:
     def __call__(self, ctx: Context) -> None:
         retrieved = list(dict.fromkeys(h.chunk.doc_id for h in ctx.hits))
         signpost = next((v for v in ctx.verdicts if v.behaviour == "signpost"), None)
+        # Crisis support or a scope note always leads, whatever the search found.
+        parts = [v.text for v in ctx.verdicts if not v.stop and v.text]
         top = max((h.dense for h in ctx.hits), default=0.0)
         if not ctx.hits or (top < self.min_score and not ctx.only_docs):
-            ctx.finish("signpost", "low-confidence", NOT_FOUND_TEXT)
+            ctx.finish("signpost", signpost.reason if signpost else "low-confidence",
+                       "\n\n".join([*parts, NOT_FOUND_TEXT]))
             ctx.reply.retrieved = retrieved
             return
         vectors = self.store.sentence_vectors([h.chunk.id for h in ctx.hits[: self.composer.passages]])
         # Words are matched against what the parent asked (with earlier turns for a follow-up).
-        comp = self.composer.compose(ctx.lexical_text, ctx.query_vec, ctx.hits, vectors)
+        focus = ctx.query_vec if ctx.focus_vec is None else (ctx.query_vec + ctx.focus_vec) / 2
+        comp = self.composer.compose(ctx.lexical_text, focus, ctx.hits, vectors)
         if not comp.text:
-            ctx.finish("signpost", "low-confidence", NOT_FOUND_TEXT)
+            ctx.finish("signpost", signpost.reason if signpost else "low-confidence",
+                       "\n\n".join([*parts, NOT_FOUND_TEXT]))
             ctx.reply.retrieved = retrieved
             return
-        parts = [v.text for v in ctx.verdicts if not v.stop and v.text]
         body = comp.text
         if ctx.notes:
             body += "\n\n" + "\n\n".join(ctx.notes)

@@ -47,7 +47,9 @@ class HybridRetriever:
         kind: str | None = None,
         area: str | None = None,
         prefer_docs: tuple[str, ...] = (),
+        also: list[tuple[str, np.ndarray]] = (),
     ) -> list[Hit]:
+        """Fuse dense passage, dense sentence/heading and BM25 rankings; `also` adds more query views."""
         where: dict | None = None
         clauses = [{"kind": kind}] if kind else []
         if area:
@@ -56,11 +58,16 @@ class HybridRetriever:
             where = clauses[0]
         elif clauses:
             where = {"$and": clauses}
+        mask = self._mask(kind, area)
         dense = self.store.dense(query_vec, self.candidates, where)
         by_sentence = self.store.dense_sentences(query_vec, self.candidates * 3, where)
-        sparse = self.store.sparse(query, self.candidates, self._mask(kind, area))
+        sparse = self.store.sparse(query, self.candidates, mask)
+        rankings = [dense, by_sentence, sparse]
+        for text, vec in also:
+            rankings += [self.store.dense_sentences(vec, self.candidates * 3, where),
+                         self.store.sparse(text, self.candidates, mask)]
         fused: dict[str, float] = {}
-        for results in (dense, by_sentence, sparse):
+        for results in rankings:
             for rank, (cid, _) in enumerate(results):
                 fused[cid] = fused.get(cid, 0.0) + 1.0 / (self.rrf_k + rank + 1)
         if prefer_docs:
@@ -72,6 +79,7 @@ class HybridRetriever:
         dense_sim = dict(dense)
         for cid, sim in by_sentence:
             dense_sim[cid] = max(dense_sim.get(cid, sim), sim)
+        sparse = [pair for results in rankings[2::2] for pair in results]
         sparse_score = dict(sparse)
         missing = [cid for cid in fused if cid not in dense_sim]
         if missing:
