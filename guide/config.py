@@ -47,6 +47,9 @@ class Config:
     rrf_k: int = 60
     # Cosine similarity below which the best passage is too weak to answer from.
     min_passage_score: float = 0.30
+    # When the question uses words no document contains ("llama therapy"), the best passage must be this
+    # similar before the guide answers; below it, the guide says its sources do not cover those words.
+    min_score_with_unknown_words: float = 0.50
     max_answer_sentences: int = 5
     max_message_chars: int = 2000
     rate_limit_per_minute: int = 20

@@ -43,6 +43,7 @@ _SYNONYMS: list[tuple[re.Pattern, str]] = [
     (re.compile(r"\b(say|said|says|saying) no\b|\bturn(ed|s)? (us|him|her|them|it|me)? ?down\b|\brejected\b|"
                 r"\bknocked back\b|\bdenied\b|\bwon'?t (assess|do|give|issue)\b", re.I), "refuse refusal"),
     (re.compile(r"\b(ehcp|echp|ehc ?p|education health care plan)\b", re.I), "EHC plan"),
+    (re.compile(r"\b(ehcna|ehc ?na|ehna)\b", re.I), "EHC needs assessment"),
     (re.compile(r"\b(sendco|senco|senco's)\b", re.I), "SENCO special educational needs co-ordinator"),
     (re.compile(r"\b(LA|local authority|SEN team|SEND team)\b"), "council"),
     (re.compile(r"\b(kicked out|sent home|excluded|exclusion|suspended)\b", re.I), "exclusion suspension"),
@@ -53,6 +54,10 @@ _SYNONYMS: list[tuple[re.Pattern, str]] = [
     (re.compile(r"\b(tribunal|appeal)\b", re.I), "SEND Tribunal appeal"),
     (re.compile(r"\b(ombudsman)\b", re.I), "Local Government and Social Care Ombudsman complaint"),
 ]
+
+
+# Abbreviations the synonym table explains, so they count as known words.
+KNOWN_ABBREVIATIONS = frozenset({"ehcp", "echp", "ehcna", "ehna", "sendco", "senco"})
 
 
 def expand(text: str) -> str:

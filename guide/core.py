@@ -8,7 +8,9 @@ import threading
 from .areas import AreaFinder
 from .chunking import Chunker
 from .compose import ExtractiveComposer
+from .confidence import TermCoverage
 from .config import Config
+from .conversation import KNOWN_ABBREVIATIONS
 from .embeddings import Embedder
 from .index import BuildReport, IndexBuilder, IndexMissingError, IndexStore, _stemmer
 from .knowledge import Document, load_documents
@@ -76,7 +78,9 @@ class Guide:
             Rephrase(self.embedder.embed_query, self.embedder.embed),
             Route(AreaFinder(areas)),
             Retrieve(self.retriever, self.config.top_k),
-            Compose(composer, self.store, self.config.min_passage_score),
+            Compose(composer, self.store, self.config.min_passage_score,
+                    TermCoverage(set(self.store.bm25.vocab_dict), _stemmer(), KNOWN_ABBREVIATIONS),
+                    self.config.min_score_with_unknown_words),
             Check(),
         ])
 

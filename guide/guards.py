@@ -47,7 +47,7 @@ _INJECTION = _rx(
     r"\byou are now\b", r"\bfrom now on,? (you|answer|say|respond)\b", r"\bnew instructions?\b",
     r"\b(developer|debug|god|dan|jailbreak) mode\b", r"\bpretend (to be|you are|you're)\b",
     r"\bact as (a|an|my)\b", r"^\s*(system|assistant)\s*:", r"\[(system|inst)\]", r"<\s*/?\s*system\s*>",
-    r"\b(say|state|tell (parents|people|everyone|users)|answer) that\b[^.?!\n]{0,80}\b\d+\s+(weeks|days|months)\b",
+    r"\b(say|state|tell (parents|people|everyone|users)|answer)\b[^.?!\n]{0,80}\b\d+\s+(weeks|days|months)\b",
     r"\balways (say|answer|reply)\b",
 )
 _SYSTEM_PROMPT = _rx(
@@ -186,15 +186,17 @@ _VAGUE = _rx(
 )
 
 
+_SENTENCE_SPLIT = re.compile(r"(?<=[.!?\n])[\"'”’)]*\s+")
+
+
 def find_injection(text: str) -> list[str]:
     """The sentences of a message that try to give the guide instructions."""
-    parts = re.split(r"(?<=[.!?\n])\s+", text)
-    return [p for p in parts if _INJECTION.search(p)]
+    return [p for p in _SENTENCE_SPLIT.split(text) if _INJECTION.search(p)]
 
 
 def strip_injection(text: str) -> str:
     bad = set(find_injection(text))
-    return " ".join(p for p in re.split(r"(?<=[.!?\n])\s+", text) if p not in bad).strip()
+    return " ".join(p for p in _SENTENCE_SPLIT.split(text) if p not in bad).strip()
 
 
 def _decline(reason: str, text: str) -> Verdict:
@@ -376,7 +378,7 @@ GUARDS: list[Callable[[str, bool], Verdict | None]] = [
     guard_vague,
     guard_unrelated,
 ]
-# After a message shows distress, a short or off-topic message is still answered with care, not turned away.
+# After a message shows distress, or names another nation, it is not turned away as vague or off-topic.
 _SKIP_AFTER_DISTRESS = {guard_unrelated, guard_vague, guard_unrelated_task}
 
 DISTRESS_ONLY = (
@@ -391,9 +393,9 @@ def check(message: str, has_history: bool, context: str = "") -> list[Verdict]:
     `context` is the conversation so far (user turns) for a follow-up: a question about Wales stays about Wales.
     """
     verdicts: list[Verdict] = []
-    distressed = False
+    distressed = routed = False
     for guard in GUARDS:
-        if distressed and guard in _SKIP_AFTER_DISTRESS:
+        if (distressed or routed) and guard in _SKIP_AFTER_DISTRESS:
             continue
         verdict = guard(message, has_history)
         if verdict is None and context and guard is guard_other_nation:
@@ -402,6 +404,7 @@ def check(message: str, has_history: bool, context: str = "") -> list[Verdict]:
             continue
         verdicts.append(verdict)
         distressed = distressed or verdict.reason == "distress"
+        routed = routed or bool(verdict.only_docs)
         if verdict.stop:
             break
     if distressed and not _SEND_VOCAB.search(message) and not any(v.stop for v in verdicts):

@@ -27,10 +27,8 @@ log = logging.getLogger(__name__)
 _INVISIBLE = re.compile("[\U000e0000-\U000e007f\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]")
 _CITE = re.compile(r"\[(\d{1,2})\]")
 
-NOT_FOUND_TEXT = (
-    "I couldn't find a reliable answer to that in my sources, so I won't guess. " + HELP_SIGNPOST
-    + " Your council's Local Offer website also lists local SEND services."
-)
+NOT_FOUND_HELP = HELP_SIGNPOST + " Your council's Local Offer website also lists local SEND services."
+NOT_FOUND_TEXT = "I couldn't find a reliable answer to that in my sources, so I won't guess. " + NOT_FOUND_HELP
 
 
 @dataclass
@@ -174,10 +172,13 @@ class Retrieve:
 class Compose:
     name = "compose"
 
-    def __init__(self, composer: ExtractiveComposer, store, min_score: float):
+    def __init__(self, composer: ExtractiveComposer, store, min_score: float, coverage=None,
+                 min_score_unknown: float = 0.5):
         self.composer = composer
         self.store = store
         self.min_score = min_score
+        self.coverage = coverage
+        self.min_score_unknown = min_score_unknown
 
     def __call__(self, ctx: Context) -> None:
         retrieved = list(dict.fromkeys(h.chunk.doc_id for h in ctx.hits))
@@ -188,6 +189,14 @@ class Compose:
         if not ctx.hits or (top < self.min_score and not ctx.only_docs):
             ctx.finish("signpost", signpost.reason if signpost else "low-confidence",
                        "\n\n".join([*parts, NOT_FOUND_TEXT]))
+            ctx.reply.retrieved = retrieved
+            return
+        unknown = self.coverage.unknown_words(ctx.focus_text) if self.coverage and not ctx.only_docs else []
+        if unknown and top < self.min_score_unknown:
+            words = ", ".join(f'"{w}"' for w in unknown[:3])
+            ctx.finish("signpost", signpost.reason if signpost else "low-confidence",
+                       "\n\n".join([*parts, f"My sources don't cover {words}, so I can't answer that reliably. "
+                                      + NOT_FOUND_HELP]))
             ctx.reply.retrieved = retrieved
             return
         vectors = self.store.sentence_vectors([h.chunk.id for h in ctx.hits[: self.composer.passages]])

@@ -16,11 +16,11 @@ _PATTERNS: list[tuple[str, re.Pattern]] = [
 ]
 # A name is only recognisable from its context ("my son Tom", "I'm Sarah Jones", "Mrs Patel").
 _NAME_CONTEXT = re.compile(
-    r"\b(?:(?:my|our)\s+(?:son|daughter|child|boy|girl|kid|grandson|granddaughter|nephew|niece|husband|wife|"
+    r"\b(?i:(?:my|our)\s+(?:son|daughter|child|boy|girl|kid|grandson|granddaughter|nephew|niece|husband|wife|"
     r"partner|stepson|stepdaughter)(?:'s name is|,| is called| called| named|)\s+"
-    r"|(?:my name is|i am|i'm|im|called|named|name is|this is)\s+"
+    r"|(?:my name is|i am|i'm|i’m|im|called|named|name is|this is)\s+"
     r"|(?:mr|mrs|ms|miss|dr)\.?\s+)"
-    r"((?:[A-Z][a-z'’-]+)(?:\s+[A-Z][a-z'’-]+)?)"
+    r"((?:[A-Z][a-z'’-]+)(?:[\s-]+[A-Z][a-z'’-]+)*)"
 )
 _NOT_NAMES = frozenset(
     "I Im The A An In On At And But So He She They It We Year Reception Autistic Autism Dyslexic Worried "
