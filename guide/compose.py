@@ -91,7 +91,8 @@ _ANAPHOR = re.compile(r"^(this|that|these|those|it|they|the (first|second|other|
 
 class ExtractiveComposer:
     def __init__(self, stemmer, max_sentences: int = 5, max_per_passage: int = 4, passages: int = 5,
-                 idf: dict[str, float] | None = None, default_idf: float = 1.0):
+                 idf: dict[str, float] | None = None, default_idf: float = 1.0, max_docs: int = 3):
+        self.max_docs = max_docs
         self.stemmer = stemmer
         self.idf = idf or {}
         self.default_idf = default_idf
@@ -112,7 +113,10 @@ class ExtractiveComposer:
         wants_time = bool(_TIME_QUESTION.search(question))
         candidates: list[tuple[float, int, int, str, np.ndarray]] = []
         next_steps: list[tuple[int, str]] = []
+        top_docs = list(dict.fromkeys(h.chunk.doc_id for h in hits))[: self.max_docs]
         for rank, hit in enumerate(hits[: self.passages]):
+            if hit.chunk.doc_id not in top_docs:
+                continue
             if hit.chunk.id not in sentence_vectors or not hit.chunk.sentences:
                 continue
             heading_vec, vecs = sentence_vectors[hit.chunk.id]

@@ -14,6 +14,8 @@ from .reply import HELP_SIGNPOST
 
 SCOPE_NOTE = "I can only help with questions about special educational needs and disabilities (SEND) in England."
 
+# Numbers checked 2026-11-23: Samaritans 116 123, free, any time (samaritans.org, contact page); NHS 111's mental
+# health option for urgent help, 999 or A&E when life is at risk (lpft.nhs.uk "need help now", and NHS trust pages).
 CRISIS_TEXT = (
     "I'm sorry you're going through this. You don't have to deal with it alone.\n\n"
     "If you feel you might harm yourself or can't keep yourself safe, call 999 or go to A&E now. "
