@@ -54,8 +54,16 @@ def _stemmer():
     return _STEMMER
 
 
-def bm25_tokenize(texts: list[str]):
+def _bm25s():
     import bm25s
+
+    # bm25s sets its own logger to DEBUG on import; keep its chatter out of the guide's output.
+    logging.getLogger("bm25s").setLevel(logging.WARNING)
+    return bm25s
+
+
+def bm25_tokenize(texts: list[str]):
+    bm25s = _bm25s()
 
     # Keep one-character tokens: "6 weeks" must keep its 6.
     return bm25s.tokenize(
@@ -159,8 +167,7 @@ class IndexStore:
         build_dir = current.resolve()
         raw = json.loads((build_dir / "chunks.json").read_text())
         chunks = [Chunk(**{**r, "urls": tuple(r["urls"]), "sentences": tuple(r["sentences"])}) for r in raw]
-        import bm25s
-
+        bm25s = _bm25s()
         bm25 = bm25s.BM25.load(str(build_dir / "bm25"), load_corpus=False, mmap=False)
         if client is None:
             client = make_chroma_client(build_dir / "chroma", chroma_url)
@@ -341,9 +348,7 @@ class IndexBuilder:
         report.embed_seconds = time.perf_counter() - t
 
         t = time.perf_counter()
-        import bm25s
-
-        bm25 = bm25s.BM25()
+        bm25 = _bm25s().BM25()
         bm25.index(bm25_tokenize([c.embed_text for c in chunks]), show_progress=False)
         bm25.save(str(tmp_dir / "bm25"))
         report.timings["bm25"] = time.perf_counter() - t

@@ -40,10 +40,7 @@ def set_offline_switches() -> None:
     """Set the libraries' offline switches unless the user chose otherwise."""
     for key, value in _OFFLINE_SWITCHES.items():
         os.environ.setdefault(key, value)
-    import logging
 
-    # bm25s logs every index build at DEBUG through its own handler.
-    logging.getLogger("bm25s").setLevel(logging.WARNING)
 
 
 def tiktoken_cache_dir(data_dir: Path) -> Path:
