@@ -84,9 +84,26 @@ def cmd_chat(args) -> int:
 
 
 def cmd_serve(args) -> int:
-    from .web import serve
+    from .api import serve
 
     serve(_config(args), host=args.host, port=args.port)
+    return 0
+
+
+def cmd_feedback_export(args) -> int:
+    from .feedback import FeedbackError, FeedbackStore
+
+    try:
+        store = FeedbackStore.from_config(_config(args))
+        if not args.output:
+            store.export(sys.stdout, args.format)
+            return 0
+        with open(args.output, "w", encoding="utf-8", newline="") as out:
+            count = store.export(out, args.format)
+    except FeedbackError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"Exported {count} feedback rows to {args.output}.", file=sys.stderr)
     return 0
 
 
@@ -132,6 +149,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=7860)
     p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("feedback", help="feedback parents gave on answers")
+    fsub = p.add_subparsers(dest="feedback_command", required=True)
+    f = fsub.add_parser("export", help="write every feedback row (personal data already redacted)")
+    f.add_argument("--format", choices=["csv", "jsonl"], default="csv")
+    f.add_argument("--output", "-o", help="a file to write (default: standard output)")
+    f.set_defaults(func=cmd_feedback_export)
 
     p = sub.add_parser("knowledge", help="knowledge base tools")
     ksub = p.add_subparsers(dest="knowledge_command", required=True)

@@ -69,11 +69,22 @@ def pick_url(urls: tuple[str, ...], quote: str) -> str:
         return ""
     words = {w for w in _WORD.findall(quote.lower()) if len(w) > 3 and w not in _STOP}
     if re.search(r"\b(regulation|section) \d", quote, re.I) is None:
-        # A sentence that names no law is better supported by a non-legislation page, where there is one.
-        ranked = sorted(urls, key=lambda u: -(len(words & set(_WORD.findall(u.lower()))) * 2
-                                              + ("legislation.gov.uk" not in u)))
+        # A sentence that names no law is better supported by a non-legislation page: official first, then
+        # trusted services, then the press; among equals, the page whose address shares most words with it.
+        ranked = sorted(urls, key=lambda u: -(3 * _authority(u) + len(words & set(_WORD.findall(u.lower())))))
         return ranked[0]
     return urls[0]
+
+
+def _authority(url: str) -> int:
+    host = re.sub(r"^https?://(www\.)?", "", url.lower()).split("/")[0]
+    if host.endswith("legislation.gov.uk"):
+        return 1  # right for a legal claim, but not the most helpful page for anything else
+    if host.endswith((".gov.uk", "ofsted.gov.uk", ".nhs.uk", "nhs.uk", ".police.uk")):
+        return 3
+    if host.endswith((".org.uk", ".org", ".ac.uk")) or "sendias" in host or "ipsea" in host:
+        return 2
+    return 0
 
 
 _YES_NO = re.compile(r"^(yes|no)[,.:;]\s+(?=\w)", re.I)
@@ -85,14 +96,21 @@ def _standalone(sentence: str) -> str:
     return rest[:1].upper() + rest[1:] if rest != sentence else sentence
 
 
-_ANAPHOR = re.compile(r"^(this|that|these|those|it|they|the (first|second|other|same|latter|former)|then|also|"
-                      r"however|but|so|both|either|such)\b", re.I)
+# Openings that lean on the sentence before ("This means ...", "It must ...", "The second date is ...").
+_ANAPHOR = re.compile(
+    r"^((this|that|these|those)\s+(is|was|are|were|means|meant|will|would|can|could|does|did|has|have|applies|"
+    r"also|includes|happens|counts|gives|lets)\b|(it|they|both|either|such)\s|the (first|second|other|same|latter|"
+    r"former)\b|(however|but|so|also|then)\b,?)",
+    re.I,
+)
 
 
 class ExtractiveComposer:
     def __init__(self, stemmer, max_sentences: int = 5, max_per_passage: int = 4, passages: int = 5,
-                 idf: dict[str, float] | None = None, default_idf: float = 1.0, max_docs: int = 3):
+                 idf: dict[str, float] | None = None, default_idf: float = 1.0, max_docs: int = 3,
+                 heading_lead: float = 0.75):
         self.max_docs = max_docs
+        self.heading_lead = heading_lead
         self.stemmer = stemmer
         self.idf = idf or {}
         self.default_idf = default_idf
@@ -113,6 +131,7 @@ class ExtractiveComposer:
         wants_time = bool(_TIME_QUESTION.search(question))
         candidates: list[tuple[float, int, int, str, np.ndarray]] = []
         next_steps: list[tuple[int, str]] = []
+        heading_sims: dict[int, float] = {}
         top_docs = list(dict.fromkeys(h.chunk.doc_id for h in hits))[: self.max_docs]
         for rank, hit in enumerate(hits[: self.passages]):
             if hit.chunk.doc_id not in top_docs:
@@ -122,6 +141,7 @@ class ExtractiveComposer:
             heading_vec, vecs = sentence_vectors[hit.chunk.id]
             # A section whose heading asks the parent's question is the best place to answer it from.
             heading_sim = float(heading_vec @ query_vec)
+            heading_sims[rank] = heading_sim
             sims = vecs @ query_vec
             for pos, (sentence, sim) in enumerate(zip(hit.chunk.sentences, sims, strict=True)):
                 if _NEXT_STEP.match(sentence):
@@ -143,6 +163,16 @@ class ExtractiveComposer:
         pool = [c for c in candidates if c[0] >= best - 0.3]
         chosen: list[tuple[float, int, int, str, np.ndarray]] = []
         per_passage: dict[int, int] = {}
+        # The knowledge base's headings are the questions parents ask. When one clearly asks this question, its
+        # section is the answer: read it in order, as written, before adding anything from elsewhere.
+        lead_rank = max(heading_sims, key=heading_sims.get) if heading_sims else None
+        if lead_rank is not None and heading_sims[lead_rank] >= self.heading_lead:
+            section = sorted((c for c in candidates if c[1] == lead_rank and c[0] >= best - 0.45),
+                             key=lambda c: c[2])
+            chosen = section[: self.max_sentences - 1]
+            per_passage[lead_rank] = len(chosen)
+            pool = [c for c in pool if c not in chosen]
+            best = max([best, *(c[0] for c in chosen)])
         for cand in pool:
             if len(chosen) >= self.max_sentences:
                 break
@@ -156,6 +186,8 @@ class ExtractiveComposer:
         lead: dict[int, float] = {}
         for score, rank, *_ in chosen:
             lead[rank] = max(lead.get(rank, score), score)
+        if lead_rank is not None and lead_rank in lead and heading_sims[lead_rank] >= self.heading_lead:
+            lead[lead_rank] = float("inf")
         chosen = self._with_antecedents(chosen, hits)
         chosen.sort(key=lambda c: (-lead.get(c[1], 0.0), c[2]))
 
@@ -189,11 +221,9 @@ class ExtractiveComposer:
         have = {(c[1], c[2]) for c in chosen}
         extra = []
         for score, rank, pos, _, vec in chosen:
-            p = pos
-            while _ANAPHOR.match(hits[rank].chunk.sentences[p]) and p > 0 and (rank, p - 1) not in have:
-                p -= 1
-                have.add((rank, p))
-                extra.append((score, rank, p, hits[rank].chunk.sentences[p], vec))
+            if pos > 0 and _ANAPHOR.match(hits[rank].chunk.sentences[pos]) and (rank, pos - 1) not in have:
+                have.add((rank, pos - 1))
+                extra.append((score, rank, pos - 1, hits[rank].chunk.sentences[pos - 1], vec))
         return chosen + extra
 
     def _idf(self, term: str) -> float:

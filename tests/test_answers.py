@@ -51,6 +51,8 @@ def test_kent_inspection_question_cites_the_kent_document(guide):
     ("Oxfordshire", "inspection-oxfordshire"),
     ("South Gloucestershire", "inspection-south-gloucestershire"),
     ("North Somerset", "inspection-north-somerset"),
+    ("North Northants", "inspection-north-northamptonshire"),
+    ("North Northamptonshire", "inspection-north-northamptonshire"),
 ])
 def test_each_inspected_area_is_preferred(guide, area, doc):
     reply = guide.ask(f"what was the outcome of the SEND inspection in {area}?")
