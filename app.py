@@ -2,11 +2,11 @@
 
 import argparse
 
+from guide.api import serve
 from guide.config import Config
-from guide.web import serve
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description="Serve the SEND process guide")
+    parser = argparse.ArgumentParser(description="Serve the SEND process guide (page, embed and JSON API)")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=7860)
     args = parser.parse_args()

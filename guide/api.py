@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Literal
 import gradio as gr
 from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.responses import FileResponse, JSONResponse, RedirectResponse
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
@@ -66,9 +66,12 @@ class ErrorOut(BaseModel):
     error: str = Field(description="What went wrong, in words to show a person")
 
 
-def create_app(guide: Guide, feedback: FeedbackStore | None = None) -> FastAPI:
-    """The whole server for one guide: JSON API, CORS, limits, and the page at / and the embed at /embed/."""
-    config = guide.config
+def create_app(guide: Guide, config: Config | None = None, feedback: FeedbackStore | None = None) -> FastAPI:
+    """The whole server for one guide: JSON API, CORS, limits, and the page at / and the embed at /embed/.
+
+    `config` gives the server's settings (origins, limits, texts); by default the guide's own.
+    """
+    config = config or guide.config
     feedback = feedback or FeedbackStore.from_config(config)
     limiter = RateLimiter(config.rate_limit_per_minute)  # one budget per client across the page and the API
     app = FastAPI(title=config.app_title, summary="Cited answers about SEND in England. Information, not legal advice.")
@@ -101,11 +104,16 @@ def create_app(guide: Guide, feedback: FeedbackStore | None = None) -> FastAPI:
         return FileResponse(Path(gr.__file__).parent / "templates" / "frontend" / "gradio.js",
                             media_type="text/javascript")
 
+    @app.get("/embed", include_in_schema=False)
+    def embed_slash(request: Request) -> RedirectResponse:
+        query = f"?{request.url.query}" if request.url.query else ""
+        return RedirectResponse(f"{request.scope.get('root_path', '')}/embed/{query}")
+
     theme, css = web.theme(), web.CSS
     for path, embed in (("/embed", True), ("/", False)):  # /embed first: the mount at / matches everything
-        blocks = web.build_blocks(guide, feedback, limiter, embed=embed)
+        blocks = web.build_blocks(guide, config, feedback, limiter, embed=embed)
         gr.mount_gradio_app(app, blocks, path=path, footer_links=[], run_history=False, theme=theme, css=css,
-                                ssr_mode=False, pwa=False, mcp_server=False)
+                            ssr_mode=False, pwa=False, mcp_server=False)
     return app
 
 

@@ -19,6 +19,7 @@ from .limits import RateLimiter, too_long_message
 from .redact import redact
 
 if TYPE_CHECKING:
+    from .config import Config
     from .core import Guide
 
 log = logging.getLogger(__name__)
@@ -107,9 +108,12 @@ def notice_html(compact: bool = False) -> str:
     )
 
 
-def build_blocks(guide: Guide, feedback: FeedbackStore, limiter: RateLimiter, embed: bool = False) -> gr.Blocks:
-    """The parent's page, or with `embed` the compact version for other sites (no header, shorter chat)."""
-    config = guide.config
+def build_blocks(guide: Guide, config: Config, feedback: FeedbackStore, limiter: RateLimiter,
+                 embed: bool = False) -> gr.Blocks:
+    """The parent's page, or with `embed` the compact version for other sites (no header, shorter chat).
+
+    `config` gives the texts and limits; the public `ask` endpoint is for gradio_client callers.
+    """
 
     # analytics off: the guide makes no calls off the machine.
     with gr.Blocks(title=config.app_title, analytics_enabled=False, fill_width=False) as blocks:
@@ -118,14 +122,16 @@ def build_blocks(guide: Guide, feedback: FeedbackStore, limiter: RateLimiter, em
             gr.HTML(f'<header class="site-header"><h1>{html.escape(config.app_title)}</h1></header>')
             gr.Markdown(config.app_intro, elem_classes="intro")
         gr.HTML(notice_html(compact=embed))
+        gr.HTML('<h2 class="section-heading">Conversation</h2>')  # Gradio's floating label covered the text
         chatbot = gr.Chatbot(
-            label="Conversation", height=360 if embed else 480, buttons=["copy"], elem_id="conversation",
+            label="Conversation", show_label=False, height=360 if embed else 480, buttons=["copy"],
+            elem_id="conversation",
             feedback_options=("Like", "Dislike"),
             placeholder="Ask a question below, or choose one of the example questions.",
         )
         status = gr.HTML("", elem_id="status")
         question = gr.Textbox(
-            label="Your question", lines=2, max_lines=6, elem_id="question",
+            label="Your question", lines=1, max_lines=6, elem_id="question",  # lines=1: Enter sends
             info="Press Enter to send, Shift+Enter for a new line. Leave out names and contact details.",
         )
         with gr.Row(elem_classes="actions"):
@@ -134,11 +140,11 @@ def build_blocks(guide: Guide, feedback: FeedbackStore, limiter: RateLimiter, em
             copy = gr.Button("Copy answer", variant="secondary", elem_id="copy", min_width=80)
             new = gr.Button("New conversation", variant="secondary", elem_id="new", min_width=80)
         copy_text = gr.Textbox(visible=False)
-        with gr.Group(elem_classes="examples"):
+        with gr.Column(elem_classes="examples"):
             gr.HTML('<h2 class="section-heading">Example questions</h2>')
             examples = [gr.Button(q, variant="secondary", size="sm", elem_classes="example")
                         for q in config.app_examples[: 2 if embed else None]]
-        with gr.Accordion("Sources for this answer", open=True, elem_id="sources-panel"):
+        with gr.Accordion("Sources for this answer", open=not embed, elem_id="sources-panel"):
             sources = gr.HTML(sources_html([]), elem_id="sources")
         with gr.Column(visible=False, elem_id="feedback") as feedback_box:
             gr.HTML('<h2 class="section-heading">Was this answer helpful?</h2>')
@@ -150,15 +156,20 @@ def build_blocks(guide: Guide, feedback: FeedbackStore, limiter: RateLimiter, em
 
         answer_outputs = [question, chatbot, turns, sources, status, copy_text, feedback_box, rating, comment, thanks]
 
+        def refuse(message: str, request: gr.Request | None) -> str | None:
+            """Why this message is not answered (over the length cap or the rate limit), else None."""
+            problem = too_long_message(len(message), config.max_message_chars)
+            if problem is None:
+                wait = limiter.check(_client(request))
+                problem = limiter.message(wait) if wait else None
+            return problem
+
         def respond(message: str, chat: list, history: list[dict], request: gr.Request) -> Iterator[dict]:
             message = (message or "").strip()
             if not message:
                 yield {status: _alert("Please type a question first.")}
                 return
-            problem = too_long_message(len(message), config.max_message_chars)
-            if problem is None:
-                wait = limiter.check(_client(request))
-                problem = limiter.message(wait) if wait else None
+            problem = refuse(message, request)
             if problem:
                 yield {status: _alert(problem)}  # the question stays in the box so it can be shortened or resent
                 return
@@ -195,17 +206,18 @@ def build_blocks(guide: Guide, feedback: FeedbackStore, limiter: RateLimiter, em
         def send_feedback(helpful: str | None, text: str, history: list[dict], request: gr.Request) -> dict:
             if not history:
                 return {thanks: _alert("Ask a question first, then tell us about the answer.")}
-            return _store(len(history) - 1, {"Yes": True, "No": False}.get(helpful or ""), text, history, request)
+            return _store(len(history) - 1, {"Yes": True, "No": False}.get(helpful or ""), text, history, request,
+                          "Thank you. Your feedback has been saved.")
 
         def like(history: list[dict], data: gr.LikeData, request: gr.Request) -> dict:
             index = data.index[0] if isinstance(data.index, (list, tuple)) else data.index
             turn = next((i for i, t in enumerate(history) if t["start"] + 1 == index), None)
             if turn is None or data.liked not in (True, False):
                 return {}
-            return _store(turn, bool(data.liked), None, history, request)
+            return _store(turn, bool(data.liked), None, history, request, "Thank you for rating this answer.")
 
-        def _store(turn: int, helpful: bool | None, text: str | None, history: list[dict],
-                   request: gr.Request) -> dict:
+        def _store(turn: int, helpful: bool | None, text: str | None, history: list[dict], request: gr.Request,
+                   done: str) -> dict:
             t = history[turn]
             try:
                 feedback.record(session=request.session_hash or _client(request), turn=turn,
@@ -214,19 +226,32 @@ def build_blocks(guide: Guide, feedback: FeedbackStore, limiter: RateLimiter, em
                                 sources=[c["doc_id"] for c in t["reply"]["citations"]])
             except FeedbackError as exc:
                 return {thanks: _alert(str(exc))}
-            return {thanks: '<p class="confirmation" role="status">Thank you. Your feedback has been saved.</p>'}
+            return {thanks: f'<p class="confirmation" role="status">{done}</p>'}
 
-        ask_event = dict(fn=respond, inputs=[question, chatbot, turns], outputs=answer_outputs,
-                         concurrency_id="answer")
-        ask.click(**ask_event)
-        question.submit(**ask_event)
+        def ask_api(question: str, history: list[dict] | None = None, request: gr.Request = None) -> dict:
+            """Answer one question (with earlier role/content turns); returns the reply as JSON."""
+            problem = refuse((question or "").strip(), request)
+            if problem:
+                raise gr.Error(problem)
+            try:
+                return guide.ask(question, history=history).to_dict()
+            except ValueError as exc:  # a malformed history says what is wrong
+                raise gr.Error(str(exc)) from exc
+
+        # The page's own events are private: gradio_client callers get the one documented `ask` endpoint.
+        private = dict(api_visibility="private")
+        answer = dict(outputs=answer_outputs, concurrency_id="answer", **private)
+        ask.click(respond, inputs=[question, chatbot, turns], **answer)
+        question.submit(respond, inputs=[question, chatbot, turns], **answer)
         for button in examples:
-            button.click(respond, inputs=[button, chatbot, turns], outputs=answer_outputs, concurrency_id="answer")
-        retry.click(do_retry, inputs=[chatbot, turns], outputs=answer_outputs, concurrency_id="answer")
-        new.click(clear, outputs=answer_outputs)
-        copy.click(None, inputs=[copy_text], outputs=[status], js=_COPY_JS)
-        send.click(send_feedback, inputs=[rating, comment, turns], outputs=[thanks])
-        chatbot.like(like, inputs=[turns], outputs=[thanks])
+            button.click(respond, inputs=[button, chatbot, turns], **answer)
+        retry.click(do_retry, inputs=[chatbot, turns], **answer)
+        new.click(clear, outputs=answer_outputs, **private)
+        chatbot.clear(clear, outputs=answer_outputs, **private)  # the chat's own bin icon starts again too
+        copy.click(None, inputs=[copy_text], outputs=[status], js=_COPY_JS, **private)
+        send.click(send_feedback, inputs=[rating, comment, turns], outputs=[thanks], **private)
+        chatbot.like(like, inputs=[turns], outputs=[thanks], **private)
+        gr.api(ask_api, api_name="ask", concurrency_id="answer")
     blocks.queue(default_concurrency_limit=QUEUE_CONCURRENCY)
     return blocks
 
@@ -254,7 +279,8 @@ def theme() -> gr.themes.Base:
         link_text_color="#1d70b8", link_text_color_visited="#4c2c92", link_text_color_hover="#003078",
         link_text_color_active="#0b0c0c",
         block_label_text_color="#0b0c0c", block_title_text_color="#0b0c0c", block_info_text_color="#505a5f",
-        block_label_background_fill="#ffffff",
+        block_label_background_fill="#ffffff", block_title_text_size="*text_lg", block_title_text_weight="700",
+        block_info_text_size="*text_md",
         input_background_fill="#ffffff", input_border_color="#0b0c0c", input_border_width="2px",
         input_placeholder_color="#505a5f",
         button_primary_background_fill="#00703c", button_primary_background_fill_hover="#005a30",
@@ -281,7 +307,11 @@ CSS = """
 .notice p { margin: 0.4em 0; line-height: 1.5; }
 .notice.compact { font-size: 0.95rem; }
 .section-heading { font-size: 1.25rem; margin: 12px 0 6px; color: #0b0c0c; }
+.notice a, .source-list a, #conversation a { padding: 0 !important; }
+#conversation a { color: #1d70b8; text-decoration: underline; }
+#conversation .md.chatbot.prose { opacity: 1; }  /* Gradio fades messages to 0.8: links fell below 4.5:1 */
 .source-list { padding-left: 1.5em; margin: 0; }
+.source-list p { display: block; }
 .source-list li { margin-bottom: 1em; }
 .source-title { font-weight: bold; margin: 0; }
 .source-heading { color: #505a5f; margin: 0.2em 0; }
@@ -289,12 +319,14 @@ CSS = """
 .error-message { color: #d4351c; font-weight: bold; border-left: 5px solid #d4351c; padding-left: 10px; }
 .confirmation { color: #00703c; font-weight: bold; }
 .actions { flex-wrap: wrap; gap: 8px; }
-.examples .example { text-align: left; justify-content: flex-start; white-space: normal; }
+.examples { gap: 6px; }
+.examples .example { text-align: left; justify-content: flex-start; white-space: normal; font-size: 1rem; }
 .visually-hidden { position: absolute !important; width: 1px !important; height: 1px !important;
   margin: 0 !important; padding: 0 !important; overflow: hidden !important; clip: rect(0 0 0 0) !important;
   clip-path: inset(50%) !important; border: 0 !important; white-space: nowrap !important; }
 a:focus-visible, button:focus-visible, textarea:focus-visible, input:focus-visible, [tabindex]:focus-visible {
-  outline: 3px solid #ffdd00 !important; outline-offset: 0; box-shadow: 0 0 0 6px #0b0c0c !important; }
+  outline: 3px solid #ffdd00 !important; outline-offset: 0; box-shadow: 0 0 0 6px #0b0c0c !important;
+  transition: none !important; }
 a:focus-visible { background: #ffdd00; color: #0b0c0c !important; text-decoration: none; }
 footer { display: none !important; }
 @media (max-width: 400px) { .site-header h1 { font-size: 1.5rem; } .gradio-container { padding: 0 8px !important; } }
