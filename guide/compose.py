@@ -71,7 +71,7 @@ def pick_url(urls: tuple[str, ...], quote: str) -> str:
     if re.search(r"\b(regulation|section) \d", quote, re.I) is None:
         # A sentence that names no law is better supported by a non-legislation page: official first, then
         # trusted services, then the press; among equals, the page whose address shares most words with it.
-        ranked = sorted(urls, key=lambda u: -(3 * _authority(u) + len(words & set(_WORD.findall(u.lower())))))
+        ranked = sorted(urls, key=lambda u: -(_authority(u) + 2 * len(words & set(_WORD.findall(u.lower())))))
         return ranked[0]
     return urls[0]
 
@@ -80,7 +80,7 @@ def _authority(url: str) -> int:
     host = re.sub(r"^https?://(www\.)?", "", url.lower()).split("/")[0]
     if host.endswith("legislation.gov.uk"):
         return 1  # right for a legal claim, but not the most helpful page for anything else
-    if host.endswith((".gov.uk", "ofsted.gov.uk", ".nhs.uk", "nhs.uk", ".police.uk")):
+    if host.endswith((".gov.uk", ".nhs.uk", "nhs.uk", ".police.uk", "gov.scot", "gov.wales", "senedd.wales")):
         return 3
     if host.endswith((".org.uk", ".org", ".ac.uk")) or "sendias" in host or "ipsea" in host:
         return 2

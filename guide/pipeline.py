@@ -16,7 +16,7 @@ import numpy as np
 from . import guards
 from .areas import AreaFinder
 from .compose import ExtractiveComposer
-from .conversation import expand, question_focus, retrieval_query, validate_history
+from .conversation import expand, is_follow_up, question_focus, retrieval_query, validate_history
 from .redact import redact
 from .reply import HELP_SIGNPOST, Reply
 from .retrieval import Hit, HybridRetriever
@@ -79,7 +79,9 @@ class Guard:
     name = "guard"
 
     def __call__(self, ctx: Context) -> None:
-        context = " ".join(m["content"] for m in ctx.history if m["role"] == "user")
+        # Only a follow-up inherits the earlier turns' scope ("could he ask for one instead?" after Wales).
+        context = " ".join(m["content"] for m in ctx.history if m["role"] == "user") \
+            if is_follow_up(ctx.question) else ""
         ctx.verdicts = guards.check(ctx.question, has_history=bool(ctx.history), context=context)
         for verdict in ctx.verdicts:
             if verdict.stop:
@@ -162,11 +164,13 @@ class Retrieve:
         if ctx.only_docs:
             allowed = [h for h in ctx.hits if h.chunk.doc_id in ctx.only_docs]
             if not allowed:
-                allowed = [
-                    h for h in self.retriever.retrieve(ctx.search_text, ctx.query_vec, k=self.k * 4)
-                    if h.chunk.doc_id in ctx.only_docs
-                ]
-            ctx.hits = allowed[: self.k]
+                # The question is about another nation: search that scope note alone, however it was worded.
+                store = self.retriever.store
+                found = store.dense(ctx.query_vec, self.k, {"doc_id": {"$in": list(ctx.only_docs)}})
+                allowed = [Hit(store.chunk(cid), sim, sim, 0.0, rank) for rank, (cid, sim) in enumerate(found)]
+            nation = next((v.extra.get("nation") for v in ctx.verdicts if v.extra.get("nation")), "")
+            about = [h for h in allowed if nation and nation.lower() in (h.chunk.heading + h.chunk.text).lower()]
+            ctx.hits = (about or allowed)[: self.k]
 
 
 class Compose:
