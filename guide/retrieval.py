@@ -28,17 +28,6 @@ class HybridRetriever:
         self.candidates = candidates
         self.rrf_k = rrf_k
 
-    def _mask(self, kind: str | None, area: str | None) -> np.ndarray | None:
-        if not kind and not area:
-            return None
-        chunks = self.store.chunks
-        mask = np.ones(len(chunks), dtype=np.float32)
-        if kind:
-            mask *= self.store.kind_masks.get(kind, np.zeros(len(chunks), dtype=np.float32))
-        if area:
-            mask *= np.array([c.area == area for c in chunks], dtype=np.float32)
-        return mask
-
     def retrieve(
         self,
         query: str,
@@ -58,7 +47,7 @@ class HybridRetriever:
             where = clauses[0]
         elif clauses:
             where = {"$and": clauses}
-        mask = self._mask(kind, area)
+        mask = self.store.mask(kind, area)
         dense = self.store.dense(query_vec, self.candidates, where)
         by_sentence = self.store.dense_sentences(query_vec, self.candidates * 3, where)
         sparse = self.store.sparse(query, self.candidates, mask)
@@ -81,13 +70,12 @@ class HybridRetriever:
             dense_sim[cid] = max(dense_sim.get(cid, sim), sim)
         sparse = [pair for results in rankings[2::2] for pair in results]
         sparse_score = dict(sparse)
-        missing = [cid for cid in fused if cid not in dense_sim]
-        if missing:
-            # BM25-only hits still need a similarity for the confidence check.
-            got = self.store.collection.get(ids=missing, include=["embeddings"])
-            for cid, vec in zip(got["ids"], got["embeddings"], strict=True):
-                dense_sim[cid] = float(np.asarray(vec, dtype=np.float32) @ query_vec)
         ranked = sorted(fused.items(), key=lambda kv: -kv[1])[:k]
+        missing = [cid for cid, _ in ranked if cid not in dense_sim]
+        if missing:
+            # BM25-only hits still need a similarity for the confidence check (only the ones returned).
+            for cid, vec in self.store.chunk_vectors(missing).items():
+                dense_sim[cid] = float(vec @ query_vec)
         return [
             Hit(self.store.chunk(cid), score, dense_sim.get(cid, 0.0), sparse_score.get(cid, 0.0), rank)
             for rank, (cid, score) in enumerate(ranked)
