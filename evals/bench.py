@@ -662,7 +662,8 @@ class Bench:
             lines += ["", "Warm latency, ms (embedded Chroma)       ask = Guide.ask, every dataset turn; "
                           "retrieve = hybrid retrieval alone",
                       f"  {'corpus':7s} {'chunks':>7s} {'ask p50':>8s} {'p95':>6s} {'p99':>6s} {'retr p50':>9s} "
-                      f"{'p95':>6s} {'p99':>6s} {'embed p50':>9s} {'open s':>7s} {'RSS MB':>7s} {'facts ok':>9s}"]
+                      f"{'p95':>6s} {'p99':>6s} {'embed p50':>9s} {'open s':>7s} {'RSS MB':>7s} {'facts ok':>9s} "
+                      f"{'errors':>6s}"]
             lines += [self._latency_row(p) for p in scale]
         server = self.results.get("server")
         if server:
@@ -712,7 +713,8 @@ class Bench:
             label = f"{point['corpus']['label']} {name}"
         return (f"  {label:7s} {point['chunks']:7d} {ask['p50']:8.1f} {ask['p95']:6.1f} {ask['p99']:6.1f} "
                 f"{ret['p50']:9.1f} {ret['p95']:6.1f} {ret['p99']:6.1f} {emb['p50']:9.1f} "
-                f"{point['open_s']:7.2f} {point['rss_mb']:7.0f} {facts['full']:>4d}/{facts['answer_cases']:<4d}")
+                f"{point['open_s']:7.2f} {point['rss_mb']:7.0f} {facts['full']:>5d}/{facts['answer_cases']:<3d} "
+                f"{point.get('errors', 0):6d}")
 
     def run(self) -> int:
         only = {s.strip() for s in self.args.only.split(",") if s.strip()}
@@ -816,6 +818,8 @@ def measure_main(spec: dict, out: Path) -> None:
     if spec.get("cases"):
         cases = cases[: spec["cases"]]
 
+    errors: Counter = Counter()
+
     def one_pass(check: bool) -> tuple[list[float], list[float], dict, list[dict]]:
         ask_ms, answered_ms, steps, checks = [], [], {}, []
         for case in cases:
@@ -823,7 +827,13 @@ def measure_main(spec: dict, out: Path) -> None:
             reply = None
             for turn in case.turns:
                 start = time.perf_counter()
-                reply = guide.ask(turn, history=history)
+                try:
+                    reply = guide.ask(turn, history=history)
+                except Exception as exc:  # noqa: BLE001 - a failing question is a finding: count it, go on
+                    errors[f"{case.id}: {type(exc).__name__}: {exc}"[:200]] += 1
+                    history += [{"role": "user", "content": turn}, {"role": "assistant", "content": ""}]
+                    reply = None
+                    continue
                 ms = (time.perf_counter() - start) * 1000
                 ask_ms.append(ms)
                 if reply.behaviour == "answer":
@@ -832,8 +842,9 @@ def measure_main(spec: dict, out: Path) -> None:
                     steps.setdefault(k, []).append(v)
                 history += [{"role": "user", "content": turn}, {"role": "assistant", "content": reply.text}]
             if check and case.expected_behaviour == "answer":
-                found, total, _ = key_facts(reply.text, case)
-                checks.append({"id": case.id, "full": found == total, "behaviour": reply.behaviour})
+                found, total, _ = key_facts(reply.text, case) if reply else (0, 1, None)
+                checks.append({"id": case.id, "full": found == total,
+                               "behaviour": reply.behaviour if reply else "error"})
         return ask_ms, answered_ms, steps, checks
 
     start = time.perf_counter()
@@ -871,6 +882,7 @@ def measure_main(spec: dict, out: Path) -> None:
         "steps_p95_ms": {k: round(float(np.percentile(v, 95)), 2) for k, v in steps.items()},
         "facts": {"answer_cases": len(checks), "full": sum(c["full"] for c in checks),
                   "answered": sum(c["behaviour"] == "answer" for c in checks)},
+        "errors": sum(errors.values()), "error_kinds": dict(errors),
         "rss_after_open_mb": round(rss_open, 1), "rss_mb": round(status.get("VmRSS", 0), 1),
         "peak_rss_mb": round(status.get("VmHWM", 0), 1), "load_average": _load_average(),
     }

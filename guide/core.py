@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from typing import TYPE_CHECKING
 
 from .areas import AreaFinder
 from .chunking import Chunker
@@ -26,7 +27,10 @@ from .knowledge import Document, load_documents
 from .offline import set_offline_switches
 from .pipeline import Check, Compose, Guard, Pipeline, Rephrase, Retrieve, Route, Sanitise
 from .reply import Reply
-from .retrieval import GuideRetriever, HybridRetriever
+from .retrieval import HybridRetriever
+
+if TYPE_CHECKING:
+    from .langchain_retriever import GuideRetriever
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +58,7 @@ class Guide:
             log.warning("no index at %s: building it now", config.index_path)
             self.build_index()
         self._wire()
+        self._warm(self.store)
 
     @classmethod
     def from_env(cls, build_if_missing: bool = True, embedder: Embedder | None = None, **overrides) -> Guide:
@@ -80,6 +85,11 @@ class Guide:
             if retired is not None and retired.build_dir not in in_use:
                 retired.close()
 
+    def _warm(self, store: IndexStore) -> None:
+        # The model's first forward pass and Chroma's first query on a collection are slow; pay them at start-up.
+        self.embedder.embed_query("warm up")
+        store.warm()
+
     def live_build_id(self) -> str:
         """The build other processes serve: the server's pointer, or the local `current` link."""
         if self.config.chroma_url:
@@ -101,7 +111,9 @@ class Guide:
             if not live or live == self.store.build_id:
                 return False
             old = self.store
-            self._swap_store(self._open_store())
+            store = self._open_store()
+            self._warm(store)  # before it serves, so no question waits for its indexes to load
+            self._swap_store(store)
             log.info("now serving index build %s (was %s)", self.store.build_id, old.build_id)
             if self.config.chroma_url:
                 prune_local_server_builds(self.config.index_path, keep={self.store.build_id, old.build_id})
@@ -162,6 +174,8 @@ class Guide:
 
     def as_retriever(self, k: int | None = None) -> GuideRetriever:
         """The hybrid retriever as a LangChain retriever."""
+        from .langchain_retriever import GuideRetriever
+
         return GuideRetriever(retriever=self.retriever, embed_query=self.embedder.embed_query,
                               k=k or self.config.top_k)
 
@@ -175,5 +189,7 @@ def build_index(config: Config, embedder: Embedder, rebuild: bool = False, guide
     builder = IndexBuilder(config.index_path, embedder, config.collection, config.chroma_url)
     report = builder.build(chunks, rebuild=rebuild, extra_manifest={"aliases": aliases})
     if guide is not None:
-        guide._swap_store(guide._open_store())
+        store = guide._open_store()
+        guide._warm(store)
+        guide._swap_store(store)
     return report

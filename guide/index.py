@@ -372,6 +372,18 @@ class IndexStore:
     def chunk(self, chunk_id: str) -> Chunk:
         return self.chunks[self.by_id[chunk_id]]
 
+    def warm(self) -> None:
+        """Touch every part a question uses. Chroma loads a collection's vector index on its first query (about
+        5 s at 100k chunks), so a fresh worker or a freshly swapped build would make its first parent wait."""
+        if not self.chunks:
+            return
+        probe = np.zeros(int(self.manifest["dimension"]), dtype=np.float32)
+        probe[0] = 1.0
+        self._query(self.collection, probe, 1, None)
+        self._query(self.sentences, probe, 1, None)
+        self.sentence_vectors([self.chunks[0].id])
+        self.sparse(self.chunks[0].heading or self.chunks[0].title, 1)
+
     def close(self) -> None:
         """Release an embedded store's files (a server client holds nothing to release)."""
         if not self.manifest.get("chroma_url"):

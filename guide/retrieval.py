@@ -5,9 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from langchain_core.callbacks import CallbackManagerForRetrieverRun
-from langchain_core.documents import Document as LCDocument
-from langchain_core.retrievers import BaseRetriever
 
 from .chunking import Chunk
 from .index import IndexStore
@@ -82,30 +79,10 @@ class HybridRetriever:
         ]
 
 
-class GuideRetriever(BaseRetriever):
-    """The hybrid retriever behind LangChain's retriever interface, for use in other LangChain pipelines."""
+def __getattr__(name: str):
+    # LangChain's retriever classes take a quarter of a second to import; only `Guide.as_retriever` needs them.
+    if name == "GuideRetriever":
+        from .langchain_retriever import GuideRetriever
 
-    retriever: HybridRetriever
-    embed_query: object
-    k: int = 5
-
-    model_config = {"arbitrary_types_allowed": True}
-
-    def _get_relevant_documents(
-        self, query: str, *, run_manager: CallbackManagerForRetrieverRun
-    ) -> list[LCDocument]:
-        hits = self.retriever.retrieve(query, self.embed_query(query), k=self.k)
-        return [
-            LCDocument(
-                page_content=h.chunk.text,
-                metadata={
-                    "chunk_id": h.chunk.id,
-                    "doc_id": h.chunk.doc_id,
-                    "title": h.chunk.title,
-                    "heading": h.chunk.heading,
-                    "urls": list(h.chunk.urls),
-                    "score": h.score,
-                },
-            )
-            for h in hits
-        ]
+        return GuideRetriever
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
