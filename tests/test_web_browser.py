@@ -126,7 +126,9 @@ def test_ask_shows_the_answer_a_working_citation_link_and_the_sources(user, site
     page.get_by_role("heading", level=1, name="SEND process guide").wait_for()
     assert "information, not legal advice" in page.locator(".notice").inner_text().lower()
     assert page.get_by_role("link", name=re.compile("IPSEA")).count() >= 1
-    # Record every length the answer passes through, to see it arrive in pieces.
+    # Record every length the answer passes through, to see it arrive in pieces. The chat may render after the
+    # heading, so wait for it before observing it.
+    page.locator("#conversation").wait_for(state="attached")
     page.evaluate("""() => { window.seen = new Set();
         new MutationObserver(() => { const b = document.querySelectorAll('[data-testid="bot"]');
             if (b.length) window.seen.add(b[b.length - 1].innerText.length); })
