@@ -36,6 +36,9 @@ class Config:
     # sha256 of model.safetensors; checked for the default model, or for any model when set.
     embedding_sha256: str = ""
     embedding_batch_size: int = 32
+    # What embeds questions: "onnx" (ONNX Runtime, the default model only; exported once and cached under
+    # <data_dir>/cache) or "torch". Index builds always use the sentence-transformers model on torch.
+    embedding_runtime: str = "onnx"
     chunk_tokens: int = 200
     chunk_overlap_tokens: int = 20
     tiktoken_encoding: str = "cl100k_base"

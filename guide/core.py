@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import collections
 import logging
+import os
 import threading
 import time
 from typing import TYPE_CHECKING
@@ -45,9 +47,14 @@ class Guide:
         set_offline_switches()
         self.config = config
         self.embedder = embedder or Embedder(config.embedding_model, config.embedding_sha256,
-                                             config.embedding_batch_size)
+                                             config.embedding_batch_size, runtime=config.embedding_runtime,
+                                             cache_dir=config.data_dir / "cache")
         self._lock = threading.Lock()
         self._refresh_lock = threading.Lock()
+        # Answering is CPU work: more questions at once than cores only makes every one slower and lets some
+        # wait far longer than others (the web server runs up to 40 at once). Extra questions queue here, in
+        # arrival order, so under load latency grows evenly instead of a long tail.
+        self._running = FifoGate(_cores())
         self._retired: IndexStore | None = None
         self._next_check = time.monotonic() + max(0.0, config.index_refresh_seconds)
         try:
@@ -170,7 +177,8 @@ class Guide:
     def ask(self, question: str, history: list[dict] | None = None) -> Reply:
         """Answer one message, using earlier turns (role/content dicts) to understand follow-ups."""
         self._maybe_refresh()
-        return self.pipeline.run(question, history)
+        with self._running:
+            return self.pipeline.run(question, history)
 
     def as_retriever(self, k: int | None = None) -> GuideRetriever:
         """The hybrid retriever as a LangChain retriever."""
@@ -178,6 +186,41 @@ class Guide:
 
         return GuideRetriever(retriever=self.retriever, embed_query=self.embedder.embed_query,
                               k=k or self.config.top_k)
+
+
+class FifoGate:
+    """At most `width` holders at once; the others get in strictly in arrival order. (threading.Semaphore lets a
+    newcomer take a freed place before the thread it woke, which sends that thread to the back: a long tail.)"""
+
+    def __init__(self, width: int):
+        self._lock = threading.Lock()
+        self._free = width
+        self._waiting: collections.deque[threading.Lock] = collections.deque()
+
+    def __enter__(self) -> FifoGate:
+        with self._lock:
+            if self._free and not self._waiting:
+                self._free -= 1
+                return self
+            turn = threading.Lock()
+            turn.acquire()
+            self._waiting.append(turn)
+        turn.acquire()  # released by the holder that hands its place over
+        return self
+
+    def __exit__(self, *exc) -> None:
+        with self._lock:
+            if self._waiting:
+                self._waiting.popleft().release()  # the place passes straight to the longest waiter
+            else:
+                self._free += 1
+
+
+def _cores() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return max(1, os.cpu_count() or 1)
 
 
 def build_index(config: Config, embedder: Embedder, rebuild: bool = False, guide: Guide | None = None) -> BuildReport:

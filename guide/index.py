@@ -299,15 +299,20 @@ class IndexStore:
             if share == 0.0:
                 return []
             if share >= _POST_FILTER_MIN_SHARE:
+                # Enough for the usual question; four times more for one whose nearest records are mostly of the
+                # other kind (an inspection question searched in guidance), before Chroma's own filter.
                 fetch = min(total, math.ceil(n / share * 1.5) + 10)
-                ids, dists = self._query(col, vec, fetch, None)
-                kept = []
-                for rid, d in zip(ids, dists, strict=True):
-                    i = self.by_id.get(chunk_of(rid))
-                    if i is not None and mask[i]:
-                        kept.append((rid, d))
-                if len(kept) >= n or len(ids) < fetch:
-                    return kept[:n]
+                for attempt in range(2):
+                    if attempt:
+                        fetch = min(total, fetch * 4)
+                    ids, dists = self._query(col, vec, fetch, None)
+                    kept = []
+                    for rid, d in zip(ids, dists, strict=True):
+                        i = self.by_id.get(chunk_of(rid))
+                        if i is not None and mask[i]:
+                            kept.append((rid, d))
+                    if len(kept) >= n or len(ids) < fetch:
+                        return kept[:n]
         ids, dists = self._query(col, vec, n, where or None)
         return list(zip(ids, dists, strict=True))
 
@@ -680,9 +685,9 @@ class IndexBuilder:
         sentences = [(c, i, s) for c in new_chunks for i, s in enumerate(c.sentences)]
         sentences += [(c, -1, c.heading or c.title) for c in new_chunks]
         texts = [c.embed_text for c in new_chunks] + [s for _, _, s in sentences]
-        # Longest first, so batches are padded to similar lengths; blocks are written to Chroma on another
-        # thread while the model embeds the next block (the model leaves part of 2 cores idle, and writing is
-        # a tenth of a build), so a build runs at the model's own speed.
+        # Longest first, so batches are padded to similar lengths; embedded and written in blocks, so memory
+        # stays bounded however large the build. (Writing on a second thread while the next block is embedded
+        # gained nothing measurable on 2 cores: the model keeps both busy.)
         order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
         server = bool(self.chroma_url)
         n_chunks = len(new_chunks)
@@ -702,25 +707,17 @@ class IndexBuilder:
                 )
             for batch in _batches(sent_idx, 2000):
                 picked = [sentences[i - n_chunks] for i in batch]
+                # Vectors and the two filter fields only: the texts live in the chunk records, and Chroma's
+                # full-text index of documents doubled the cost of writing a sentence.
                 sent_col.add(
                     ids=[_sentence_id(c.id, i) for c, i, _ in picked],
                     embeddings=np.stack([rows[i] for i in batch]),
-                    documents=[text for _, _, text in picked],
-                    metadatas=[{"chunk_id": c.id, "i": i, "kind": c.kind, "area": c.area} for c, i, _ in picked],
+                    metadatas=[{"kind": c.kind, "area": c.area} for c, _, _ in picked],
                 )
             stored[0] += time.perf_counter() - t
 
-        from concurrent.futures import ThreadPoolExecutor
-
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="index-writer") as writer:
-            pending = None
-            for block in _batches(order, 1024):
-                vectors = self.embedder.embed([texts[i] for i in block])
-                if pending is not None:
-                    pending.result()  # one write in flight at most: bounded memory, and errors surface here
-                pending = writer.submit(store, block, vectors)
-            if pending is not None:
-                pending.result()
+        for block in _batches(order, 2048):
+            store(block, self.embedder.embed([texts[i] for i in block]))
         report.timings["store"] = stored[0]
         report.embedded_chunks = len(new_chunks)
         report.embedded_sentences = len(sentences)
@@ -729,15 +726,15 @@ class IndexBuilder:
         """Server mode: copy the kept vectors from the previous build's collections into the new ones."""
         old = client.get_collection(previous["collection"], embedding_function=None)
         old_sent = client.get_collection(previous["sentence_collection"], embedding_function=None)
-        keep_list = sorted(keep)
-        for batch in _batches(keep_list, 500):
+        sentence_counts = {c.id: len(c.sentences) for c in load_chunks(self._prev_dir)}
+        for batch in _batches(sorted(keep), 200):  # ~8 sentence records a chunk: under Chroma's batch limit
             got = old.get(ids=batch, include=["embeddings", "documents", "metadatas"])
             col.add(ids=got["ids"], embeddings=got["embeddings"], documents=got["documents"],
                     metadatas=got["metadatas"])
-            got_s = old_sent.get(where={"chunk_id": {"$in": batch}}, include=["embeddings", "documents", "metadatas"])
+            ids = [s for cid in batch for s in _sentence_ids(cid, sentence_counts[cid], heading=True)]
+            got_s = old_sent.get(ids=ids, include=["embeddings", "metadatas"])
             if got_s["ids"]:
-                sent_col.add(ids=got_s["ids"], embeddings=got_s["embeddings"], documents=got_s["documents"],
-                             metadatas=got_s["metadatas"])
+                sent_col.add(ids=got_s["ids"], embeddings=got_s["embeddings"], metadatas=got_s["metadatas"])
 
     def _drop_collections(self, build_id: str) -> None:
         for name in self._names(build_id):
