@@ -198,9 +198,10 @@ class ExtractiveComposer:
             n = numbers.setdefault(rank, len(numbers) + 1)
             quotes.setdefault(rank, []).append(sentence)
             lines.append((sentence, n))
-        step = next((s for r, s in next_steps if r in numbers), None)
+        # Keep the rank with the step: the same sentence can sit in several passages (a council republishing
+        # national guidance), and only a cited one has a number.
+        rank, step = next(((r, s) for r, s in next_steps if r in numbers), (None, None))
         if step:
-            rank = next(r for r, s in next_steps if s == step)
             quotes[rank].append(step)
             lines.append((step, numbers[rank]))
 
