@@ -488,6 +488,7 @@ def write_local_files(folder: Path, chunks: list[Chunk], manifest: dict) -> dict
     """chunks.json, the BM25 index and manifest.json (with the chunk ids and documents) into `folder`."""
     import bm25s
 
+    logging.getLogger("bm25s").setLevel(logging.WARNING)  # bm25s sets its logger to DEBUG when imported
     bm25 = bm25s.BM25()
     bm25.index(bm25_tokenize([c.embed_text for c in chunks]), show_progress=False)
     bm25.save(str(folder / "bm25"))
