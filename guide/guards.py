@@ -25,6 +25,18 @@ CRISIS_TEXT = (
     "(https://www.lpft.nhs.uk/contact-us/need-help-now)."
 )
 
+# Checked 2026-11-23: NSPCC helpline 0808 800 5000 and "call 999 if a child is in immediate danger"
+# (nspcc.org.uk, "Report child abuse"); GOV.UK's "Report child abuse to a local council" finds the council's
+# children's social care team. Schools must have a designated safeguarding lead (Keeping children safe in education).
+SAFEGUARDING_TEXT = (
+    "What you describe may mean a child is being harmed, and that matters more than any SEND process.\n\n"
+    "If a child is in immediate danger, call 999. Otherwise you can report your concern to the children's social "
+    "care team at the council where the child lives (https://www.gov.uk/report-child-abuse-to-local-council), "
+    "or talk it through with the NSPCC helpline, free, on 0808 800 5000 "
+    "(https://www.nspcc.org.uk/keeping-children-safe/reporting-abuse/report/). If it happened at school or "
+    "college, you can also tell its designated safeguarding lead."
+)
+
 
 @dataclass
 class Verdict:
@@ -141,6 +153,34 @@ _DISTRESS = _rx(
     r"failing (him|her|them))",
     r"\b(can'?t stop crying|crying (every|all) (day|night|the time)|desperate and alone|not sleeping|"
     r"haven'?t slept)\b",
+)
+# A child at risk of harm from someone else: an adult hurting, hitting or abusing them, injuries from a setting,
+# being locked in or held down, grooming, not being safe at home.
+_ADULT = (r"(teachers?|staff|(teaching )?assistants?|\bta\b|head ?teacher|senco|carers?|(taxi |bus )?drivers?|"
+          r"escorts?|an adult|a man|a woman|someone|somebody|(his|her|their|my) (dad|father|mum|mother|step-?dad|"
+          r"step-?mum|uncle|partner|boyfriend|girlfriend))")
+_SAFEGUARDING = _rx(
+    _ADULT + r"[^.?!\n]{0,40}\b(hit|hits|hitting|slapped|slaps|punched|kicked|kicks|shook|shaking|"
+    r"beat|beats|beating|abused|abuses|abusing|sexually|touched (him|her|them|my)|touching (him|her|them|my)|"
+    r"locked (him|her|them|my \w+) in|dragged|grabbed|threw|throws|pinned|hurts? (him|her|them|my)|"
+    r"hurting (him|her|them|my))\b",
+    r"\b(he|she|they|(my|our) (son|daughter|child|kid|boy|girl|grandson|granddaughter|twins|children))\b"
+    r"[^.?!\n]{0,20}\b(is|was|were|has been|have been|being|been|gets|got) (being )?"
+    r"(physically |sexually |emotionally )?(abused|groomed|assaulted|hit by|hurt by|beaten|molested)\b",
+    r"\b(sexual|physical|emotional) (abuse|assault)\b",
+    r"\b(came|comes|come|coming) (home|back)\b[^.?!\n]{0,30}\b(bruis\w*|injur\w*|marks on|cuts|"
+    r"a black eye|bleeding)\b",
+    r"\b(locked|shut) (him|her|them|my \w+) in (a|the) (room|cupboard|toilet|office)\b",
+    r"\b(held|pinned) (him|her|them|my \w+) down\b[^.?!\n]{0,40}\b(bruis\w*|injur\w*|hurt|marks)\b",
+    r"\b(not|isn'?t|doesn'?t feel) safe at home\b",
+    r"\b(scared|afraid|frightened) (to go|of going) home\b",
+)
+# After a safeguarding concern, the guide still answers a question about the SEND process in the same message
+# (how to complain, what the EHC plan says); otherwise the safeguarding help is the whole reply.
+_SEND_PROCESS = _rx(
+    r"\b(ehc\w*|ehcp|senco|sendco|sen support|send|tribunal|appeal\w*|mediation|assessment|annual review|"
+    r"exclu\w*|suspen\w*|complain\w*|ombudsman|local offer|provision|section [a-k]|transport|timetable|"
+    r"move (him|her|them) to|change schools?|another school)\b"
 )
 _UNKNOWN_SPECIFIC = _rx(
     r"\b(my|our|the) (case ?worker|case officer|sen officer|named officer|ehc coordinator|ehc co-ordinator)\b"
@@ -286,6 +326,12 @@ def guard_distress(msg: str, has_history: bool) -> Verdict | None:
     return None
 
 
+def guard_safeguarding(msg: str, has_history: bool) -> Verdict | None:
+    if _SAFEGUARDING.search(msg):
+        return Verdict("signpost", "safeguarding", SAFEGUARDING_TEXT, stop=False)
+    return None
+
+
 def guard_injection_only(msg: str, has_history: bool) -> Verdict | None:
     if find_injection(msg) and not _SEND_VOCAB.search(strip_injection(msg)):
         return _decline(
@@ -373,6 +419,7 @@ GUARDS: list[Callable[[str, bool], Verdict | None]] = [
     guard_fabrication,
     guard_defamation,
     guard_distress,
+    guard_safeguarding,
     guard_other_nation,
     guard_medical,
     guard_unknown_specific,
@@ -380,7 +427,8 @@ GUARDS: list[Callable[[str, bool], Verdict | None]] = [
     guard_vague,
     guard_unrelated,
 ]
-# After a message shows distress, or names another nation, it is not turned away as vague or off-topic.
+# After a message shows distress or a safeguarding concern, or names another nation, it is not turned away as vague
+# or off-topic.
 _SKIP_AFTER_DISTRESS = {guard_unrelated, guard_vague, guard_unrelated_task}
 
 DISTRESS_ONLY = (
@@ -405,10 +453,17 @@ def check(message: str, has_history: bool, context: str = "") -> list[Verdict]:
         if verdict is None:
             continue
         verdicts.append(verdict)
-        distressed = distressed or verdict.reason == "distress"
+        distressed = distressed or verdict.reason in ("distress", "safeguarding")
         routed = routed or bool(verdict.only_docs)
         if verdict.stop:
             break
-    if distressed and not _SEND_VOCAB.search(message) and not any(v.stop for v in verdicts):
+    if any(v.stop for v in verdicts):
+        return verdicts
+    reasons = [v.reason for v in verdicts]
+    if "safeguarding" in reasons and not _SEND_PROCESS.search(message):
+        # Crisis support (if any) first, then the safeguarding help, and nothing else.
+        texts = [v.text for v in verdicts if v.reason in ("distress", "safeguarding")]
+        return [Verdict("signpost", "safeguarding", "\n\n".join(texts) + DISTRESS_ONLY)]
+    if "distress" in reasons and "safeguarding" not in reasons and not _SEND_VOCAB.search(message):
         verdicts = [Verdict("signpost", "distress", CRISIS_TEXT + DISTRESS_ONLY)]
     return verdicts

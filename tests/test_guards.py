@@ -123,6 +123,45 @@ def test_distress_with_a_send_question_still_gets_the_answer_path():
 
 
 @pytest.mark.parametrize("message", [
+    "A teaching assistant hit my autistic son at school today, what should I do?",
+    "my daughter came home with bruises on her arms after they locked her in a room",
+    "I think my son is being abused by his stepdad",
+    "The taxi driver who takes him to school grabbed him and threw him into the seat",
+    "she was groomed online by a man she met gaming",
+    "he says he is not safe at home",
+])
+def test_a_child_at_risk_gets_safeguarding_help_first(message):
+    found = guards.check(message, False)
+    assert [(v.behaviour, v.reason) for v in found] == [("signpost", "safeguarding")]
+    assert found[0].stop
+    text = found[0].text
+    assert text.index("999") < text.index("0808 800 5000")
+    assert "gov.uk/report-child-abuse-to-local-council" in text
+
+
+def test_a_safeguarding_concern_with_a_send_question_leads_the_answer():
+    found = guards.check("The TA hit my son. How do I make a complaint to the school?", False)
+    assert [v.reason for v in found] == ["safeguarding"] and not found[0].stop
+
+
+def test_distress_and_a_safeguarding_concern_give_crisis_support_first():
+    found = guards.check("I can't cope anymore, his dad hits him when he is angry", False)
+    assert len(found) == 1 and found[0].stop
+    assert found[0].text.index("116 123") < found[0].text.index("0808 800 5000")
+
+
+@pytest.mark.parametrize("message", [
+    "my son hits other children at school, can he be excluded?",
+    "Our EHC plan was abused by the council who ignored section F",
+    "The school says he is restrained too often; is that in the EHC plan?",
+    "my child is being bullied at school, what can the SENCO do?",
+    "How long does the council have to decide whether to assess my child?",
+])
+def test_send_questions_are_not_mistaken_for_safeguarding(message):
+    assert all(v.reason != "safeguarding" for v in guards.check(message, False))
+
+
+@pytest.mark.parametrize("message", [
     "what is the phone number for Leeds SENDIASS?",
     "who is my caseworker at the council?",
     "how many EHC plans does Devon have?",
