@@ -4,5 +4,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh test
 if [ -f scripts/install-browser.sh ]; then bash scripts/install-browser.sh; fi
+bash scripts/install-postgres.sh
 .venv/bin/ruff check guide evals tests app.py
 .venv/bin/python -m pytest "$@"

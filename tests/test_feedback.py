@@ -5,6 +5,9 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
+import subprocess
+import sys
 import threading
 
 import pytest
@@ -14,14 +17,28 @@ from guide.config import Config
 from guide.feedback import MAX_COMMENT_CHARS, FeedbackError, FeedbackStore
 from guide.redact import redact
 
+from .postgres_server import PostgresServer
+
 PERSONAL = ("My son Tom Baker was born on 03/05/2016, NHS number 943 476 5919. Email me at jo.baker@example.com "
             "or ring 07700 900123. We live at SW1A 1AA.")
 SECRETS = ("Tom", "Baker", "03/05/2016", "943 476 5919", "jo.baker@example.com", "07700 900123", "SW1A 1AA")
 
 
-@pytest.fixture
-def store(tmp_path) -> FeedbackStore:
-    return FeedbackStore.from_config(Config.from_env(environ={}, data_dir=tmp_path))
+@pytest.fixture(scope="module")
+def postgres():
+    with PostgresServer() as server:
+        yield server
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request, tmp_path) -> FeedbackStore:
+    """Every store test runs on the default SQLite file and on a real PostgreSQL (a fresh database each)."""
+    if request.param == "sqlite":
+        return FeedbackStore.from_config(Config.from_env(environ={}, data_dir=tmp_path))
+    url = request.getfixturevalue("postgres").new_database()
+    store = FeedbackStore.from_config(Config.from_env({"GUIDE_FEEDBACK_DB_URL": url}, data_dir=tmp_path))
+    assert store.engine.dialect.name == "postgresql"
+    return store
 
 
 def test_default_store_is_sqlite_in_the_data_folder(tmp_path):
@@ -130,3 +147,17 @@ def test_cli_feedback_export(tmp_path, monkeypatch, capsys):
 ])
 def test_redaction_gaps_found_in_feedback_comments(text, expected):
     assert redact(text) == expected
+
+
+def test_app_workers_share_one_postgresql_feedback_store(postgres, tmp_path):
+    # Two worker processes with the same GUIDE_FEEDBACK_DB_URL: what one stores, the other (and the export) sees.
+    url = postgres.new_database()
+    script = ("import sys; from guide.config import Config; from guide.feedback import FeedbackStore; "
+              "FeedbackStore.from_config(Config.from_env()).record(sys.argv[1], 0, 'I am Jo Bloggs, ' + sys.argv[1], "
+              "'answer', helpful=True)")
+    env = {**os.environ, "GUIDE_FEEDBACK_DB_URL": url, "GUIDE_DATA_DIR": str(tmp_path)}
+    for worker in ("worker-1", "worker-2"):
+        subprocess.run([sys.executable, "-c", script, worker], env=env, check=True, timeout=120)
+    rows = FeedbackStore(url).rows()
+    assert sorted(r["question"] for r in rows) == ["I am [NAME], worker-1", "I am [NAME], worker-2"]
+    assert not (tmp_path / "feedback.sqlite3").exists()
