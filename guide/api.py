@@ -19,6 +19,7 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from . import web
+from .compose import Citation
 from .config import Config
 from .feedback import FeedbackStore
 from .limits import RateLimiter, too_long_message
@@ -41,20 +42,9 @@ class AskRequest(BaseModel):
                                    description="Earlier turns, oldest first (Gradio messages / OpenAI chat format)")
 
 
-class CitationOut(BaseModel):
-    n: int
-    title: str
-    url: str
-    doc_id: str
-    heading: str
-    quote: str
-    chunk_id: str = ""
-    urls: list[str] = []
-
-
 class AskResponse(BaseModel):
     text: str = Field(description="Markdown with [n] markers that refer to citations")
-    citations: list[CitationOut]
+    citations: list[Citation]  # the composer's own dataclass: one definition for Python, JSON and OpenAPI
     behaviour: Literal["answer", "decline", "signpost", "clarify"]
     reason: str
     retrieved: list[str]
