@@ -67,7 +67,18 @@ class HybridRetriever:
             dense_sim[cid] = max(dense_sim.get(cid, sim), sim)
         sparse = [pair for results in rankings[2::2] for pair in results]
         sparse_score = dict(sparse)
-        ranked = sorted(fused.items(), key=lambda kv: -kv[1])[:k]
+        ranked = []
+        seen: set[str] = set()
+        for cid, score in sorted(fused.items(), key=lambda kv: -kv[1]):
+            # The same passage word for word in several documents (a council republishing national guidance) is
+            # one hit, the best-ranked copy: k copies of one passage would crowd out the rest of the answer.
+            text = self.store.chunk(cid).text
+            if text in seen:
+                continue
+            seen.add(text)
+            ranked.append((cid, score))
+            if len(ranked) == k:
+                break
         missing = [cid for cid, _ in ranked if cid not in dense_sim]
         if missing:
             # BM25-only hits still need a similarity for the confidence check (only the ones returned).

@@ -122,3 +122,17 @@ def test_cli_reports_errors_without_a_traceback(tmp_path, small_kb, capsys, monk
     assert main(["index"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and "mediation.md" in err and "last_reviewed" in err
+
+
+def test_a_passage_repeated_word_for_word_in_two_documents_is_one_hit(tmp_path, small_kb, embedder):
+    # A council's Local Offer page that republishes national guidance: the copy must not crowd out other passages.
+    original = (small_kb / "mediation.md").read_text()
+    copy = original.replace("id: mediation\n", "id: mediation-local-offer\n", 1)
+    assert copy != original
+    (small_kb / "mediation-local-offer.md").write_text(copy)
+    guide = Guide(_config(tmp_path, small_kb), embedder=embedder)
+    question = "Do I have to go to mediation before I appeal?"
+    hits = guide.retriever.retrieve(question, embedder.embed_query(question), k=6)
+    texts = [h.chunk.text for h in hits]
+    assert len(hits) == 6 and len(set(texts)) == len(texts)
+    assert {"mediation", "mediation-local-offer"} & {h.chunk.doc_id for h in hits}
