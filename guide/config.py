@@ -37,7 +37,8 @@ class Config:
     embedding_sha256: str = ""
     embedding_batch_size: int = 32
     # What embeds questions: "onnx" (ONNX Runtime, the default model only; exported once and cached under
-    # <data_dir>/cache) or "torch". Index builds always use the sentence-transformers model on torch.
+    # <data_dir>/cache) or "torch". Index builds use the sentence-transformers model on torch (a small incremental
+    # build, up to 64 texts, runs on ONNX Runtime too, to spare loading torch).
     embedding_runtime: str = "onnx"
     chunk_tokens: int = 200
     chunk_overlap_tokens: int = 20

@@ -25,7 +25,7 @@ def test_questions_on_onnx_match_the_torch_model(embedder, torch_embedder, tmp_p
     assert embedder.runtime == "onnx" and torch_embedder.runtime == "torch"
     on_onnx = np.stack([embedder.embed_query(q) for q in QUESTIONS])
     on_torch = np.stack([torch_embedder.embed_query(q) for q in QUESTIONS])
-    batch = embedder.embed(QUESTIONS + QUESTIONS)  # more than a question's worth: the torch model
+    batch = embedder.embed(QUESTIONS * 14)  # over ONNX_BATCH_LIMIT: the torch model
     assert np.abs(on_onnx - on_torch).max() < 1e-5
     assert np.abs(batch[: len(QUESTIONS)] - on_torch).max() < 1e-5
     assert np.allclose(np.linalg.norm(on_onnx, axis=1), 1.0, atol=1e-5)
@@ -33,6 +33,11 @@ def test_questions_on_onnx_match_the_torch_model(embedder, torch_embedder, tmp_p
     fresh = Embedder(cache_dir=tmp_path)
     assert fresh.runtime == "onnx" and list((tmp_path / "onnx").glob("*.onnx"))
     assert np.abs(fresh.embed(QUESTIONS[:2]) - on_torch[:2]).max() < 1e-5
+    # A process that finds the graph cached embeds a small batch (an incremental `guide index`) without torch.
+    again = Embedder(cache_dir=tmp_path)
+    small = again.embed(QUESTIONS * 2)
+    assert again._st is None, "a small batch loaded the torch model"
+    assert np.abs(small - np.concatenate([on_torch, on_torch])).max() < 1e-5
 
 
 @pytest.mark.parametrize("runtime", ["onnx", "torch"])
