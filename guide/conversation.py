@@ -47,8 +47,10 @@ _SYNONYMS: list[tuple[re.Pattern, str]] = [
     (re.compile(r"\b(sendco|senco|senco's)\b", re.I), "SENCO special educational needs co-ordinator"),
     (re.compile(r"\b(LA|local authority|SEN team|SEND team)\b"), "council"),
     (re.compile(r"\b(kicked out|sent home|excluded|exclusion|suspended)\b", re.I), "exclusion suspension"),
-    (re.compile(r"\b(half days?|part[- ]time|reduced timetable|short days|shortened days?)\b", re.I),
+    (re.compile(r"\b(half days?|part[- ]time|reduced timetable|short days|shortened days?|mornings? only|"
+                r"afternoons? only|only (in )?(the )?(mornings?|afternoons?)|reduced hours|few hours a day)\b", re.I),
      "part-time timetable"),
+    (re.compile(r"\b(uni|university|higher education|degree)\b", re.I), "university higher education"),
     (re.compile(r"\b(bus|taxi|minibus|travel to school|lift to school)\b", re.I), "school transport"),
     (re.compile(r"\b(deadline|time ?limit|how long|how many weeks|how quickly)\b", re.I), "weeks deadline"),
     (re.compile(r"\b(tribunal|appeal)\b", re.I), "SEND Tribunal appeal"),

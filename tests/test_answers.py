@@ -59,6 +59,16 @@ def test_each_inspected_area_is_preferred(guide, area, doc):
     assert reply.citations and reply.citations[0].doc_id == doc
 
 
+@pytest.mark.parametrize("question,doc", [
+    ("school has had my son on mornings only for 3 months, can they do that?", "part-time-timetables"),
+    ("she only goes in the afternoons now because the school says they can't cope", "part-time-timetables"),
+    ("my daughter's off to uni in september - will her EHCP carry on there?", "post-16-send"),
+])
+def test_parents_words_find_the_document_in_the_law_s_words(guide, question, doc):
+    reply = guide.ask(question)
+    assert doc in reply.retrieved[:3], reply.retrieved
+
+
 def test_unanswerable_and_unknown_questions_do_not_guess(guide):
     unknown = guide.ask("What did inspectors find in Cornwall?")
     assert unknown.behaviour == "signpost" and "don't know" in unknown.text
