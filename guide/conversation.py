@@ -51,6 +51,11 @@ _SYNONYMS: list[tuple[re.Pattern, str]] = [
                 r"afternoons? only|only (in )?(the )?(mornings?|afternoons?)|reduced hours|few hours a day)\b", re.I),
      "part-time timetable"),
     (re.compile(r"\b(uni|university|higher education|degree)\b", re.I), "university higher education"),
+    (re.compile(r"\b(health visitor|paediatrician|nhs)\b[^.?!]{0,60}\b(notif\w*|tell|told|inform\w*)\b|"
+                r"\b(notif\w*|tell|told|inform\w*)\b[^.?!]{0,40}\b(health visitor|paediatrician)\b", re.I),
+     "section 23 notification health body tells the council"),
+    (re.compile(r"\b(no|not have an?|doesn'?t have an?|without an?|hasn'?t got an?)\s+(ehcp|ehc plan|plan)\b", re.I),
+     "SEN support what the school has to do best endeavours"),
     (re.compile(r"\b(bus|taxi|minibus|travel to school|lift to school)\b", re.I), "school transport"),
     (re.compile(r"\b(deadline|time ?limit|how long|how many weeks|how quickly)\b", re.I), "weeks deadline"),
     (re.compile(r"\b(tribunal|appeal)\b", re.I), "SEND Tribunal appeal"),
