@@ -60,6 +60,8 @@ _SYNONYMS: list[tuple[re.Pattern, str]] = [
     (re.compile(r"\b(deadline|time ?limit|how long|how many weeks|how quickly)\b", re.I), "weeks deadline"),
     (re.compile(r"\b(tribunal|appeal)\b", re.I), "SEND Tribunal appeal"),
     (re.compile(r"\b(ombudsman)\b", re.I), "Local Government and Social Care Ombudsman complaint"),
+    (re.compile(r"\b(ofsted|cqc)\b[^.?!]{0,30}\b(find|found|say|said|report\w*)\b", re.I),
+     "what did inspectors find inspection"),
 ]
 
 
