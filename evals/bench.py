@@ -762,19 +762,9 @@ print(json.dumps({"s": time.perf_counter() - start, "returncode": done.returncod
 
 def _stop(proc: subprocess.Popen) -> None:
     """Stop a server this benchmark started (its own process group), politely first."""
-    import signal
+    from guide.chroma_server import stop_process_group
 
-    if proc.poll() is not None:
-        return
-    try:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=20)
-    except (ProcessLookupError, subprocess.TimeoutExpired):
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        proc.wait(timeout=5)
+    stop_process_group(proc, timeout=20)
 
 
 async def run_load(urls: list[str], questions: list[str], clients: int, seconds: float,

@@ -25,6 +25,21 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(sock.getsockname()[1])
 
 
+def stop_process_group(process: subprocess.Popen, timeout: float = 15) -> None:
+    """Stop a child started with start_new_session=True and everything it started: politely, then by force."""
+    if process.poll() is not None:
+        return
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=timeout)
+    except (ProcessLookupError, subprocess.TimeoutExpired):
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        process.wait(timeout=5)
+
+
 def chroma_executable() -> str:
     """The `chroma` command beside this Python (the project's venv), else the one on PATH."""
     beside = Path(sys.executable).parent / "chroma"
@@ -80,17 +95,8 @@ class ChromaServer:
 
     def stop(self) -> None:
         process, self.process = self.process, None
-        if process is None or process.poll() is not None:
-            return
-        try:
-            os.killpg(process.pid, signal.SIGTERM)
-            process.wait(timeout=15)
-        except (ProcessLookupError, subprocess.TimeoutExpired):
-            try:
-                os.killpg(process.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            process.wait(timeout=5)
+        if process is not None:
+            stop_process_group(process, timeout=15)
 
     def __enter__(self) -> ChromaServer:
         return self.start()

@@ -6,14 +6,5 @@ set -euo pipefail
 if ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
   exit 0
 fi
-SUDO=""
-if [ "$(id -u)" -ne 0 ]; then
-  if command -v sudo >/dev/null 2>&1; then SUDO="sudo -n"; else
-    echo "install-postgres: not root and no sudo; install Debian's postgresql package to run the PostgreSQL tests" >&2
-    exit 1
-  fi
-fi
-export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -q
-$SUDO apt-get install -y -q --no-install-recommends postgresql >/dev/null
+bash "$(dirname "$0")/apt-install.sh" "the PostgreSQL tests" postgresql
 ls /usr/lib/postgresql/*/bin/initdb

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -55,3 +56,13 @@ sources:
     publisher: legislation.gov.uk
 last_reviewed: 2026-11-23
 """
+
+
+@pytest.fixture()
+def small_kb(tmp_path):
+    """Three real guidance documents in a knowledge folder of their own, for builds that must be quick."""
+    kb = tmp_path / "knowledge"
+    kb.mkdir()
+    for doc_id in ("ehc-needs-assessment-timescales", "refusal-to-assess", "mediation"):
+        shutil.copy(ROOT / "knowledge" / "guidance" / f"{doc_id}.md", kb / f"{doc_id}.md")
+    return kb

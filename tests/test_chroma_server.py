@@ -8,7 +8,6 @@ from __future__ import annotations
 import inspect
 import json
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -23,7 +22,6 @@ from guide.index import IndexMissingError, make_chroma_client, pointer_name, rea
 from . import test_answers
 from .conftest import ROOT
 
-SMALL = ["ehc-needs-assessment-timescales", "refusal-to-assess", "mediation"]
 QUESTIONS = [
     "How long does the council have to decide whether to assess my child?",
     "Can I appeal to the SEND Tribunal?",
@@ -116,15 +114,6 @@ def test_missing_server_index_is_a_clear_error(chroma_server, embedder, tmp_path
     with pytest.raises(IndexMissingError, match="guide index") as err:
         Guide(config, embedder=embedder, build_if_missing=False)
     assert chroma_server.url in str(err.value)
-
-
-@pytest.fixture()
-def small_kb(tmp_path):
-    kb = tmp_path / "knowledge"
-    kb.mkdir()
-    for doc_id in SMALL:
-        shutil.copy(ROOT / "knowledge" / "guidance" / f"{doc_id}.md", kb / f"{doc_id}.md")
-    return kb
 
 
 def _build_collections(url: str, collection: str) -> set[str]:

@@ -1,7 +1,6 @@
 """Index builds: incremental, atomic, and clear about what is wrong."""
 
 import json
-import shutil
 
 import pytest
 
@@ -9,19 +8,6 @@ from guide.config import Config
 from guide.core import Guide, build_index
 from guide.index import IndexMismatchError, IndexMissingError, IndexStore
 from guide.knowledge import KnowledgeError
-
-from .conftest import ROOT
-
-SMALL = ["ehc-needs-assessment-timescales", "refusal-to-assess", "mediation"]
-
-
-@pytest.fixture()
-def small_kb(tmp_path):
-    kb = tmp_path / "knowledge"
-    kb.mkdir()
-    for doc_id in SMALL:
-        shutil.copy(ROOT / "knowledge" / "guidance" / f"{doc_id}.md", kb / f"{doc_id}.md")
-    return kb
 
 
 def _config(tmp_path, kb):
