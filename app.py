@@ -2,8 +2,8 @@
 
 import argparse
 
-from guide.api import serve
 from guide.config import Config
+from guide.serve.api import serve
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description="Serve the SEND process guide (page, embed and JSON API)")

@@ -117,7 +117,7 @@ def write_reports(report: dict, out: Path) -> tuple[Path, Path]:
 
 
 def main(args: argparse.Namespace) -> int:
-    from guide.cli import _config
+    from guide.config import Config
     from guide.core import Guide
 
     try:
@@ -130,7 +130,7 @@ def main(args: argparse.Namespace) -> int:
         cases = [c for c in cases if c.category.startswith(args.category)]
     if args.limit:
         cases = cases[: args.limit]
-    guide = Guide(_config(args))
+    guide = Guide(Config.from_args(args))
     guide.build_index()  # evaluate the knowledge base as it is now (only changed passages are re-embedded)
     report = evaluate(guide, cases, thresholds, dataset=str(args.dataset), baseline=args.baseline,
                       use_judge=args.judge)

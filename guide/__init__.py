@@ -12,10 +12,9 @@ from typing import TYPE_CHECKING
 __all__ = ["Guide", "Reply", "Citation", "Config"]
 
 if TYPE_CHECKING:
-    from .compose import Citation
     from .config import Config
     from .core import Guide
-    from .reply import Reply
+    from .reply import Citation, Reply
 
 
 def __getattr__(name: str):
@@ -29,7 +28,7 @@ def __getattr__(name: str):
 
         return Reply
     if name == "Citation":
-        from .compose import Citation
+        from .reply import Citation
 
         return Citation
     if name == "Config":

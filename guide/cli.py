@@ -12,20 +12,11 @@ from pathlib import Path
 from .config import Config, ConfigError
 
 
-def _config(args) -> Config:
-    overrides = {}
-    if getattr(args, "knowledge_dir", None):
-        overrides["knowledge_dir"] = Path(args.knowledge_dir)
-    if getattr(args, "data_dir", None):
-        overrides["data_dir"] = Path(args.data_dir)
-    return Config.from_env(**overrides)
-
-
 def cmd_index(args) -> int:
     from .core import build_index
-    from .embeddings import Embedder
+    from .index.embeddings import Embedder
 
-    config = _config(args)
+    config = Config.from_args(args)
     start = time.perf_counter()
     embedder = Embedder(config.embedding_model, config.embedding_sha256, config.embedding_batch_size)
     load = time.perf_counter() - start
@@ -58,7 +49,7 @@ def _print_reply(reply, as_json: bool) -> None:
 def cmd_ask(args) -> int:
     from .core import Guide
 
-    guide = Guide(_config(args))
+    guide = Guide(Config.from_args(args))
     history = json.loads(Path(args.history).read_text()) if args.history else None
     _print_reply(guide.ask(args.question, history=history), args.json)
     return 0
@@ -67,7 +58,7 @@ def cmd_ask(args) -> int:
 def cmd_chat(args) -> int:
     from .core import Guide
 
-    guide = Guide(_config(args))
+    guide = Guide(Config.from_args(args))
     history: list[dict] = []
     print("Ask about SEND in England. An empty line ends the chat.")
     while True:
@@ -84,17 +75,17 @@ def cmd_chat(args) -> int:
 
 
 def cmd_serve(args) -> int:
-    from .api import serve
+    from .serve.api import serve
 
-    serve(_config(args), host=args.host, port=args.port)
+    serve(Config.from_args(args), host=args.host, port=args.port)
     return 0
 
 
 def cmd_feedback_export(args) -> int:
-    from .feedback import FeedbackError, FeedbackStore
+    from .serve.feedback import FeedbackError, FeedbackStore
 
     try:
-        store = FeedbackStore.from_config(_config(args))
+        store = FeedbackStore.from_config(Config.from_args(args))
         if not args.output:
             store.export(sys.stdout, args.format)
             return 0
@@ -108,9 +99,9 @@ def cmd_feedback_export(args) -> int:
 
 
 def cmd_knowledge_check(args) -> int:
-    from .knowledge_check import run_check
+    from .knowledge.check import run_check
 
-    return run_check(_config(args).knowledge_dir, as_json=args.json, min_median=args.min_median)
+    return run_check(Config.from_args(args).knowledge_dir, as_json=args.json, min_median=args.min_median)
 
 
 def cmd_eval(args) -> int:
@@ -189,9 +180,9 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
     )
-    from .embeddings import EmbeddingModelError
-    from .index import IndexError_
-    from .knowledge import KnowledgeError
+    from .index.embeddings import EmbeddingModelError
+    from .index.layout import IndexError_
+    from .knowledge.documents import KnowledgeError
     from .offline import OfflineError
 
     try:

@@ -93,6 +93,16 @@ class Config:
         return self.index_dir or (self.data_dir / "index")
 
     @classmethod
+    def from_args(cls, args: Any) -> Config:
+        """The configuration for a command: GUIDE_* variables, then the command line's --knowledge-dir/--data-dir."""
+        overrides: dict[str, Any] = {}
+        if getattr(args, "knowledge_dir", None):
+            overrides["knowledge_dir"] = Path(args.knowledge_dir)
+        if getattr(args, "data_dir", None):
+            overrides["data_dir"] = Path(args.data_dir)
+        return cls.from_env(**overrides)
+
+    @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: Any) -> Config:
         env = os.environ if environ is None else environ
         values: dict[str, Any] = {}

@@ -9,30 +9,24 @@ import threading
 import time
 from typing import TYPE_CHECKING
 
-from .areas import AreaFinder
-from .chunking import Chunker
-from .compose import ExtractiveComposer
-from .confidence import TermCoverage
+from .answer.areas import AreaFinder
+from .answer.compose import ExtractiveComposer
+from .answer.confidence import TermCoverage
+from .answer.conversation import KNOWN_ABBREVIATIONS
+from .answer.pipeline import Check, Compose, Guard, Pipeline, Rephrase, Retrieve, Route, Sanitise
+from .answer.retrieval import HybridRetriever
 from .config import Config
-from .conversation import KNOWN_ABBREVIATIONS
-from .embeddings import Embedder
-from .index import (
-    BuildReport,
-    IndexBuilder,
-    IndexMissingError,
-    IndexStore,
-    _stemmer,
-    prune_local_server_builds,
-    read_server_manifest,
-)
-from .knowledge import Document, load_documents
+from .index.build import BuildReport, IndexBuilder
+from .index.embeddings import Embedder
+from .index.layout import IndexMissingError, _stemmer, prune_local_server_builds, read_server_manifest
+from .index.store import IndexStore
+from .knowledge.chunking import Chunker
+from .knowledge.documents import Document, load_documents
 from .offline import set_offline_switches
-from .pipeline import Check, Compose, Guard, Pipeline, Rephrase, Retrieve, Route, Sanitise
 from .reply import Reply
-from .retrieval import HybridRetriever
 
 if TYPE_CHECKING:
-    from .langchain_retriever import GuideRetriever
+    from .answer.langchain_retriever import GuideRetriever
 
 log = logging.getLogger(__name__)
 
@@ -182,7 +176,7 @@ class Guide:
 
     def as_retriever(self, k: int | None = None) -> GuideRetriever:
         """The hybrid retriever as a LangChain retriever."""
-        from .langchain_retriever import GuideRetriever
+        from .answer.langchain_retriever import GuideRetriever
 
         return GuideRetriever(retriever=self.retriever, embed_query=self.embedder.embed_query,
                               k=k or self.config.top_k)

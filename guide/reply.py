@@ -4,7 +4,25 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .compose import Citation
+
+@dataclass
+class Citation:
+    n: int
+    title: str
+    url: str
+    doc_id: str
+    heading: str
+    quote: str
+    chunk_id: str = ""
+    urls: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return {
+            "n": self.n, "title": self.title, "url": self.url, "doc_id": self.doc_id, "heading": self.heading,
+            "quote": self.quote, "chunk_id": self.chunk_id, "urls": list(self.urls),
+        }
+
+
 
 BEHAVIOURS = ("answer", "decline", "signpost", "clarify")
 

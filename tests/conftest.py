@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 @pytest.fixture(scope="session")
 def embedder():
-    from guide.embeddings import Embedder
+    from guide.index.embeddings import Embedder
 
     return Embedder()
 

@@ -14,7 +14,7 @@ import tempfile
 import uuid
 from pathlib import Path
 
-from guide.chroma_server import free_port
+from guide.index.chroma_server import free_port
 
 
 def _bin_dir() -> Path:

@@ -6,7 +6,7 @@ import textwrap
 
 import pytest
 
-from guide.embeddings import DEFAULT_MODEL_SHA256, Embedder, EmbeddingModelError
+from guide.index.embeddings import DEFAULT_MODEL_SHA256, Embedder, EmbeddingModelError
 
 NO_NETWORK = textwrap.dedent(
     """
@@ -36,7 +36,7 @@ from pathlib import Path
 from guide.offline import ensure_tiktoken_encoding
 enc = ensure_tiktoken_encoding("cl100k_base", Path({str(tmp_path)!r}))
 assert enc.decode(enc.encode("EHC needs assessment")) == "EHC needs assessment"
-from guide.chunking import Chunker
+from guide.knowledge.chunking import Chunker
 Chunker(200, 20, "o200k_base", Path({str(tmp_path)!r}))
 print("ok", len(enc.encode("hello world")))
 """
@@ -55,7 +55,7 @@ def test_unknown_encoding_is_a_clear_error(tmp_path):
 def test_default_model_loads_offline_without_the_user_setting_switches():
     result = _run(
         """
-from guide.embeddings import Embedder
+from guide.index.embeddings import Embedder
 e = Embedder()
 v = e.embed_query("How long does the council have to decide?")
 import os

@@ -1,0 +1,73 @@
+"""`guide knowledge check`: validate every document and report how readable each one is."""
+
+from __future__ import annotations
+
+import json
+import re
+import statistics
+from pathlib import Path
+
+from .documents import KnowledgeError, load_documents
+
+_MARKUP = re.compile(r"^#+\s*|\*\*|__|`|\[(.*?)\]\([^)]*\)", re.MULTILINE)
+
+
+def plain_text(markdown: str) -> str:
+    text = _MARKUP.sub(lambda m: m.group(1) or "", markdown)
+    return re.sub(r"^\s*[-*+]\s+", "", text, flags=re.MULTILINE)
+
+
+_WORDS = re.compile(r"[A-Za-z0-9'’]+")
+_SENTENCES = re.compile(r"[.!?]+(?:\s|$)|\n\s*\n")
+
+
+def readability(markdown: str) -> float:
+    """Flesch reading ease, with syllables from Pyphen's British English dictionary.
+
+    textstat's own syllable counter wants NLTK's CMU dictionary, which it downloads at run time; the formula
+    is the same, so we count with Pyphen (textstat's fallback) and stay offline.
+    """
+    import pyphen
+
+    text = plain_text(markdown)
+    words = _WORDS.findall(text)
+    if not words:
+        return 0.0
+    sentences = max(1, len([s for s in _SENTENCES.split(text) if _WORDS.search(s)]))
+    dic = pyphen.Pyphen(lang="en_GB")
+    syllables = sum(len(dic.positions(w.lower())) + 1 for w in words)
+    return 206.835 - 1.015 * (len(words) / sentences) - 84.6 * (syllables / len(words))
+
+
+def check(knowledge_dir: Path) -> list[dict]:
+    """Validate (raises KnowledgeError naming the file and field) and score every document."""
+    docs = load_documents(knowledge_dir)
+    rows = []
+    for doc in docs:
+        rows.append({
+            "id": doc.id, "kind": doc.kind, "path": str(doc.path), "sources": len(doc.sources),
+            "words": len(plain_text(doc.body).split()), "flesch": round(readability(doc.body), 1),
+            "last_reviewed": doc.last_reviewed,
+        })
+    return rows
+
+
+def run_check(knowledge_dir: Path, as_json: bool = False, min_median: float = 60.0) -> int:
+    try:
+        rows = check(knowledge_dir)
+    except KnowledgeError as exc:
+        print(f"FAIL {exc}")
+        return 1
+    median = statistics.median(r["flesch"] for r in rows)
+    if as_json:
+        print(json.dumps({"documents": rows, "median_flesch": median}, indent=1))
+    else:
+        width = max(len(r["id"]) for r in rows)
+        print(f"{'document':<{width}}  kind        words  sources  Flesch")
+        for r in sorted(rows, key=lambda r: r["flesch"]):
+            print(f"{r['id']:<{width}}  {r['kind']:<10}  {r['words']:>5}  {r['sources']:>7}  {r['flesch']:>6.1f}")
+        print(f"\n{len(rows)} documents valid. Median Flesch reading ease: {median:.1f} (target {min_median:.0f}+).")
+    if median < min_median:
+        print(f"FAIL median Flesch reading ease {median:.1f} is below {min_median:.0f}")
+        return 1
+    return 0

@@ -1,0 +1,116 @@
+"""The server: a FastAPI app with the JSON API for support staff and the Gradio pages mounted on it.
+
+    POST /api/ask     {"question": "...", "history": [{"role": "user", "content": "..."}, ...]} -> the reply
+    GET  /api/health  -> {"status": "ok", ...}
+    /                 the parent's page;  /embed/  the compact page for other sites;  /gradio.js  the web component
+    /docs             OpenAPI documentation (FastAPI)
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+import gradio as gr
+from fastapi import FastAPI, Request
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import FileResponse, JSONResponse, RedirectResponse
+from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
+
+from ..config import Config
+from ..reply import Citation
+from . import web
+from .feedback import FeedbackStore
+from .limits import RateLimiter, too_long_message
+
+if TYPE_CHECKING:
+    from ..core import Guide
+
+MAX_HISTORY_MESSAGES = 40
+MAX_HISTORY_CHARS = 20_000  # one earlier message; assistant answers run to a few thousand characters
+
+
+class Message(BaseModel):
+    role: Literal["user", "assistant"]
+    content: str = Field(max_length=MAX_HISTORY_CHARS)
+
+
+class AskRequest(BaseModel):
+    question: str = Field(description="The parent's message")
+    history: list[Message] = Field(default_factory=list, max_length=MAX_HISTORY_MESSAGES,
+                                   description="Earlier turns, oldest first (Gradio messages / OpenAI chat format)")
+
+
+class AskResponse(BaseModel):
+    text: str = Field(description="Markdown with [n] markers that refer to citations")
+    citations: list[Citation]  # the composer's own dataclass: one definition for Python, JSON and OpenAPI
+    behaviour: Literal["answer", "decline", "signpost", "clarify"]
+    reason: str
+    retrieved: list[str]
+    query: str
+    timings: dict[str, float]
+
+
+class ErrorOut(BaseModel):
+    error: str = Field(description="What went wrong, in words to show a person")
+
+
+def create_app(guide: Guide, config: Config | None = None, feedback: FeedbackStore | None = None) -> FastAPI:
+    """The whole server for one guide: JSON API, CORS, limits, and the page at / and the embed at /embed/.
+
+    `config` gives the server's settings (origins, limits, texts); by default the guide's own.
+    """
+    config = config or guide.config
+    feedback = feedback or FeedbackStore.from_config(config)
+    limiter = RateLimiter(config.rate_limit_per_minute)  # one budget per client across the page and the API
+    app = FastAPI(title=config.app_title, summary="Cited answers about SEND in England. Information, not legal advice.")
+    # Always installed, even with no origins: then Gradio adds no CORS rules of its own and cross-origin use is
+    # refused unless GUIDE_CORS_ORIGINS names the site.
+    app.add_middleware(CORSMiddleware, allow_origins=list(config.cors_origins), allow_methods=["GET", "POST"],
+                       allow_headers=["*"], allow_credentials=False)
+    errors = {413: {"model": ErrorOut}, 429: {"model": ErrorOut}}
+
+    @app.get("/api/health")
+    def health() -> dict:
+        return {"status": "ok", "chunks": len(guide.store.chunks), "model": guide.embedder.name}
+
+    @app.post("/api/ask", response_model=AskResponse, responses=errors)
+    async def ask(body: AskRequest, request: Request):
+        problem = too_long_message(len(body.question.strip()), config.max_message_chars)
+        if problem:
+            return JSONResponse({"error": problem}, status_code=413)
+        wait = limiter.check(request.client.host if request.client else "unknown")
+        if wait:
+            return JSONResponse({"error": limiter.message(wait)}, status_code=429,
+                                headers={"Retry-After": str(wait)})
+        history = [m.model_dump() for m in body.history]
+        reply = await run_in_threadpool(guide.ask, body.question, history)
+        return reply.to_dict()
+
+    @app.get("/gradio.js", include_in_schema=False)
+    def gradio_js() -> FileResponse:
+        # The <gradio-app> web component from the installed Gradio, so host pages load nothing from a CDN.
+        return FileResponse(Path(gr.__file__).parent / "templates" / "frontend" / "gradio.js",
+                            media_type="text/javascript")
+
+    @app.get("/embed", include_in_schema=False)
+    def embed_slash(request: Request) -> RedirectResponse:
+        query = f"?{request.url.query}" if request.url.query else ""
+        return RedirectResponse(f"{request.scope.get('root_path', '')}/embed/{query}")
+
+    theme, css = web.theme(), web.CSS
+    for path, embed in (("/embed", True), ("/", False)):  # /embed first: the mount at / matches everything
+        blocks = web.build_blocks(guide, config, feedback, limiter, embed=embed)
+        gr.mount_gradio_app(app, blocks, path=path, footer_links=[], run_history=False, theme=theme, css=css,
+                            ssr_mode=False, pwa=False, mcp_server=False)
+    return app
+
+
+def serve(config: Config, host: str = "127.0.0.1", port: int = 7860) -> None:
+    """Load the guide once and serve the page, the embed and the API until interrupted."""
+    import uvicorn
+
+    from ..core import Guide
+
+    uvicorn.run(create_app(Guide(config)), host=host, port=port, log_level=config.log_level.lower())

@@ -1,0 +1,125 @@
+"""Index builds: incremental, atomic, and clear about what is wrong."""
+
+import json
+
+import pytest
+
+from guide.config import Config
+from guide.core import Guide, build_index
+from guide.index.layout import IndexMismatchError, IndexMissingError
+from guide.index.store import IndexStore
+from guide.knowledge.documents import KnowledgeError
+
+
+def _config(tmp_path, kb):
+    return Config.from_env(environ={}, knowledge_dir=kb, data_dir=tmp_path / "data")
+
+
+def test_incremental_rebuild_embeds_only_changed_chunks(tmp_path, small_kb, embedder):
+    config = _config(tmp_path, small_kb)
+    first = build_index(config, embedder)
+    assert first.embedded_chunks == first.chunks > 10 and first.reused_chunks == 0
+
+    again = build_index(config, embedder)
+    assert again.unchanged and again.embedded_chunks == 0
+
+    path = small_kb / "mediation.md"
+    path.write_text(path.read_text() + "\n## Is this a new section?\n\nYes, this section was added by a test.\n")
+    (small_kb / "refusal-to-assess.md").unlink()
+    third = build_index(config, embedder)
+    assert third.embedded_chunks == 1
+    assert third.removed_chunks > 0
+    assert third.reused_chunks == third.chunks - 1
+
+    store = IndexStore.open(config.index_path, embedder.name, embedder.dimension)
+    assert {c.doc_id for c in store.chunks} == {"ehc-needs-assessment-timescales", "mediation"}
+    assert store.collection.count() == len(store.chunks)
+    expected_sentences = sum(len(c.sentences) + 1 for c in store.chunks)  # + one heading vector each
+    assert store.sentences.count() == expected_sentences
+    hits = store.dense(embedder.embed_query("Is this a new section?"), 3)
+    assert store.chunk(hits[0][0]).heading == "Is this a new section?"
+    builds = list((config.index_path / "builds").iterdir())
+    assert len(builds) <= 2  # the current build and the one before it
+
+
+def test_a_malformed_file_leaves_the_previous_index_serving(tmp_path, small_kb, embedder):
+    config = _config(tmp_path, small_kb)
+    build_index(config, embedder)
+    before = (config.index_path / "current").resolve()
+    bad = small_kb / "mediation.md"
+    bad.write_text(bad.read_text().replace("kind: guidance", "kind: rumour"))
+    with pytest.raises(KnowledgeError) as err:
+        build_index(config, embedder)
+    assert "mediation.md" in str(err.value) and "kind" in str(err.value)
+    assert (config.index_path / "current").resolve() == before
+    assert not [p for p in (config.index_path / "builds").iterdir() if p.name.startswith(".tmp")]
+    store = IndexStore.open(config.index_path, embedder.name, embedder.dimension)
+    assert any(c.doc_id == "mediation" for c in store.chunks)
+
+
+def test_a_failed_build_is_never_half_written(tmp_path, small_kb, embedder, monkeypatch):
+    config = _config(tmp_path, small_kb)
+    build_index(config, embedder)
+    before = (config.index_path / "current").resolve()
+    (small_kb / "mediation.md").write_text((small_kb / "mediation.md").read_text() + "\n## New?\n\nNew text.\n")
+
+    def boom(*args, **kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr("guide.index.build.IndexBuilder._embed_and_add", boom)
+    with pytest.raises(RuntimeError, match="disk full"):
+        build_index(config, embedder)
+    assert (config.index_path / "current").resolve() == before
+    assert [p.name for p in (config.index_path / "builds").iterdir()] == [before.name]
+
+
+def test_missing_index_is_a_clear_error(tmp_path, small_kb, embedder):
+    config = _config(tmp_path, small_kb)
+    with pytest.raises(IndexMissingError, match="guide index"):
+        Guide(config, embedder=embedder, build_if_missing=False)
+    guide = Guide(config, embedder=embedder)  # the default builds it
+    assert guide.ask("How long does the council have to decide whether to assess?").citations
+
+
+def test_model_mismatch_is_a_clear_error_with_the_fix(tmp_path, small_kb, embedder):
+    config = _config(tmp_path, small_kb)
+    build_index(config, embedder)
+    manifest_path = config.index_path / "current" / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    manifest.update(embedding_model="some/other-model", dimension=768)
+    manifest_path.write_text(json.dumps(manifest))
+    with pytest.raises(IndexMismatchError) as err:
+        Guide(config, embedder=embedder, build_if_missing=False)
+    message = str(err.value)
+    assert "some/other-model" in message and "768" in message and "guide index --rebuild" in message
+    with pytest.raises(IndexMismatchError):
+        build_index(config, embedder)
+    report = build_index(config, embedder, rebuild=True)
+    assert report.embedded_chunks == report.chunks
+    Guide(config, embedder=embedder, build_if_missing=False)
+
+
+def test_cli_reports_errors_without_a_traceback(tmp_path, small_kb, capsys, monkeypatch):
+    from guide.cli import main
+
+    monkeypatch.setenv("GUIDE_DATA_DIR", str(tmp_path / "empty-data"))
+    monkeypatch.setenv("GUIDE_KNOWLEDGE_DIR", str(small_kb))
+    bad = small_kb / "mediation.md"
+    bad.write_text(bad.read_text().replace("last_reviewed:", "reviewed:"))
+    assert main(["index"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "mediation.md" in err and "last_reviewed" in err
+
+
+def test_a_passage_repeated_word_for_word_in_two_documents_is_one_hit(tmp_path, small_kb, embedder):
+    # A council's Local Offer page that republishes national guidance: the copy must not crowd out other passages.
+    original = (small_kb / "mediation.md").read_text()
+    copy = original.replace("id: mediation\n", "id: mediation-local-offer\n", 1)
+    assert copy != original
+    (small_kb / "mediation-local-offer.md").write_text(copy)
+    guide = Guide(_config(tmp_path, small_kb), embedder=embedder)
+    question = "Do I have to go to mediation before I appeal?"
+    hits = guide.retriever.retrieve(question, embedder.embed_query(question), k=6)
+    texts = [h.chunk.text for h in hits]
+    assert len(hits) == 6 and len(set(texts)) == len(texts)
+    assert {"mediation", "mediation-local-offer"} & {h.chunk.doc_id for h in hits}

@@ -1,0 +1,102 @@
+import pytest
+
+from guide.knowledge.check import check, readability
+from guide.knowledge.documents import KnowledgeError, load_documents, parse_document
+
+from ..conftest import GOOD_FRONT, ROOT, write_doc
+
+
+def test_valid_document_loads(tmp_path):
+    write_doc(tmp_path, "a.md", GOOD_FRONT.format(id="doc-a"))
+    (tmp_path / "README.md").write_text("# Not a document\n")  # no front matter: skipped
+    docs = load_documents(tmp_path)
+    assert [d.id for d in docs] == ["doc-a"]
+    assert docs[0].urls == ["https://www.legislation.gov.uk/ukpga/2014/6/section/36"]
+
+
+@pytest.mark.parametrize(
+    ("front", "field"),
+    [
+        (GOOD_FRONT.format(id="x").replace("id: x\n", ""), "id"),
+        (GOOD_FRONT.format(id="Bad Id"), "id"),
+        (GOOD_FRONT.format(id="x").replace("kind: guidance", "kind: blog"), "kind"),
+        (GOOD_FRONT.format(id="x").split("sources:")[0] + "last_reviewed: 2026-11-23", "sources"),
+        (GOOD_FRONT.format(id="x").replace("https://www.legislation.gov.uk/ukpga/2014/6/section/36", "not a url"),
+         "sources[0].url"),
+        (GOOD_FRONT.format(id="x").replace("    publisher: legislation.gov.uk\n", ""), "sources[0].publisher"),
+        (GOOD_FRONT.format(id="x").replace("last_reviewed: 2026-11-23", "last_reviewed: last week"),
+         "last_reviewed"),
+        (GOOD_FRONT.format(id="x").replace("summary: A document used by the tests.", "summary: ''"), "summary"),
+        (GOOD_FRONT.format(id="x").replace("kind: guidance", "kind: inspection"), "area"),
+        ("id: [unclosed", "front matter"),
+    ],
+)
+def test_malformed_front_matter_names_file_and_field(tmp_path, front, field):
+    path = write_doc(tmp_path, "broken.md", front)
+    with pytest.raises(KnowledgeError) as err:
+        load_documents(tmp_path)
+    assert err.value.field == field
+    assert err.value.path == path
+    assert "broken.md" in str(err.value) and field in str(err.value)
+
+
+def test_inspection_fields_are_validated(tmp_path):
+    front = GOOD_FRONT.format(id="insp").replace("kind: guidance", "kind: inspection") + (
+        "area: Testshire\ninspected: 2024-01\npublished: 2024-03-26\nframework: '2019'\noutcome: Something\n"
+    )
+    write_doc(tmp_path, "insp.md", front)
+    with pytest.raises(KnowledgeError, match="framework"):
+        load_documents(tmp_path)
+    write_doc(tmp_path, "insp.md", front.replace("'2019'", "'2023'"))
+    doc = load_documents(tmp_path)[0]
+    assert (doc.area, doc.inspected, doc.published, doc.framework) == ("Testshire", "2024-01", "2024-03-26", "2023")
+
+
+def test_duplicate_ids_and_empty_sections_are_rejected(tmp_path):
+    write_doc(tmp_path, "a.md", GOOD_FRONT.format(id="same"))
+    write_doc(tmp_path, "b.md", GOOD_FRONT.format(id="same"))
+    with pytest.raises(KnowledgeError, match="already used"):
+        load_documents(tmp_path)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    write_doc(empty, "c.md", GOOD_FRONT.format(id="c"), "## A question?\n\n## Another?\n\nText.\n")
+    with pytest.raises(KnowledgeError, match="'A question\\?' is empty"):
+        load_documents(empty)
+
+
+def test_no_text_and_missing_folder(tmp_path):
+    with pytest.raises(KnowledgeError, match="does not exist"):
+        load_documents(tmp_path / "nope")
+    path = write_doc(tmp_path, "a.md", GOOD_FRONT.format(id="a"), "\n")
+    with pytest.raises(KnowledgeError, match="body"):
+        parse_document(path)
+
+
+def test_readability_orders_plain_above_dense_text():
+    plain = "You can ask the council. It must reply in 6 weeks. Keep a copy of your letter."
+    dense = ("Notwithstanding the aforementioned statutory obligations, the responsible local authority "
+             "shall determine, expeditiously and comprehensively, the appropriateness of instituting assessment.")
+    assert readability(plain) > 70 > readability(dense)
+
+
+def test_real_knowledge_base_is_valid_and_readable():
+    rows = check(ROOT / "knowledge")
+    assert len(rows) >= 40
+    ids = [r["id"] for r in rows]
+    assert len(ids) == len(set(ids))
+    assert all(r["sources"] >= 1 for r in rows)
+    flesch = sorted(r["flesch"] for r in rows)
+    assert flesch[len(flesch) // 2] >= 60
+    kinds = {r["kind"] for r in rows}
+    assert kinds == {"guidance", "inspection"}
+
+
+def test_knowledge_check_cli_fails_on_a_broken_file(tmp_path, capsys):
+    from guide.cli import main
+
+    write_doc(tmp_path, "bad.md", GOOD_FRONT.format(id="bad").replace("kind: guidance", "kind: nonsense"))
+    assert main(["--knowledge-dir", str(tmp_path), "knowledge", "check"]) == 1
+    out = capsys.readouterr().out
+    assert "bad.md" in out and "kind" in out
+    assert main(["--knowledge-dir", str(ROOT / "knowledge"), "knowledge", "check"]) == 0
+    assert "Median Flesch" in capsys.readouterr().out
