@@ -42,6 +42,13 @@ class Reply:
     retrieved: list[str] = field(default_factory=list)  # document ids in rank order
     query: str = ""  # what was searched (after using the conversation so far)
     timings: dict[str, float] = field(default_factory=dict)
+    # Up to three questions the guide can answer that are near this one (headings of other sections); with
+    # behaviour "clarify" they are the "did you mean" choices. The page shows them as buttons that ask them.
+    suggestions: list[str] = field(default_factory=list)
+    # Dates worked out from what the parent told us (see guide/tools/deadlines.py), as data as well as text.
+    deadlines: list[dict] = field(default_factory=list)
+    # A model letter offered for what the parent asked (see guide/tools/letters.py): id, title, text with gaps.
+    letter: dict | None = None
 
     def __post_init__(self) -> None:
         if self.behaviour not in BEHAVIOURS:
@@ -56,4 +63,7 @@ class Reply:
             "retrieved": list(self.retrieved),
             "query": self.query,
             "timings": {k: round(v, 2) for k, v in self.timings.items()},
+            "suggestions": list(self.suggestions),
+            "deadlines": [dict(d) for d in self.deadlines],
+            "letter": dict(self.letter) if self.letter else None,
         }
