@@ -40,7 +40,7 @@ class Config:
     # <data_dir>/cache) or "torch". Index builds use the sentence-transformers model on torch (a small incremental
     # build, up to 64 texts, runs on ONNX Runtime too, to spare loading torch).
     embedding_runtime: str = "onnx"
-    chunk_tokens: int = 200
+    chunk_tokens: int = 400
     chunk_overlap_tokens: int = 20
     tiktoken_encoding: str = "cl100k_base"
     collection: str = "send_guide"
@@ -56,8 +56,9 @@ class Config:
     min_passage_score: float = 0.30
     # When the question uses words no document contains ("llama therapy"), the best passage must be this
     # similar before the guide answers; below it, the guide says its sources do not cover those words.
-    min_score_with_unknown_words: float = 0.55
-    max_answer_sentences: int = 5
+    # Below this similarity between the message and the best section's question (its heading or one of its
+    # parents' phrasings), the guide asks which question it is instead of answering a neighbouring one.
+    clarify_below: float = 0.50
     max_message_chars: int = 2000
     rate_limit_per_minute: int = 20
     feedback_db_url: str = ""

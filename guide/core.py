@@ -10,16 +10,15 @@ import time
 from typing import TYPE_CHECKING
 
 from .answer.areas import AreaFinder
-from .answer.compose import ExtractiveComposer
-from .answer.confidence import TermCoverage
-from .answer.conversation import KNOWN_ABBREVIATIONS
+from .answer.compose import SectionComposer
 from .answer.pipeline import Check, Compose, Guard, Pipeline, Rephrase, Retrieve, Route, Sanitise
 from .answer.retrieval import HybridRetriever
 from .config import Config
 from .index.build import BuildReport, IndexBuilder
 from .index.embeddings import Embedder
-from .index.layout import IndexMissingError, _stemmer, prune_local_server_builds, read_server_manifest
+from .index.layout import IndexMissingError, prune_local_server_builds, read_server_manifest
 from .index.store import IndexStore
+from .knowledge.abbreviations import load_abbreviations
 from .knowledge.chunking import Chunker
 from .knowledge.documents import Document, load_documents
 from .offline import set_offline_switches
@@ -50,6 +49,7 @@ class Guide:
         # arrival order, so under load latency grows evenly instead of a long tail.
         self._running = FifoGate(_cores())
         self._retired: IndexStore | None = None
+        self.abbreviations = load_abbreviations(config.knowledge_dir)
         self._next_check = time.monotonic() + max(0.0, config.index_refresh_seconds)
         try:
             self.store = self._open_store()
@@ -153,17 +153,13 @@ class Guide:
         for alias, doc_ids in self.store.manifest.get("aliases", {}).items():
             areas[alias.lower()] = tuple(doc_ids)
         self.retriever = HybridRetriever(self.store, self.config.candidates, self.config.rrf_k)
-        composer = ExtractiveComposer(_stemmer(), max_sentences=self.config.max_answer_sentences,
-                                      idf=self.store.idf, default_idf=self.store.default_idf)
         self.pipeline = Pipeline([
             Sanitise(self.config.max_message_chars),
             Guard(),
-            Rephrase(self.embedder.embed_query, self.embedder.embed),
+            Rephrase(self.embedder.embed, self.abbreviations),
             Route(AreaFinder(areas)),
             Retrieve(self.retriever, self.config.top_k),
-            Compose(composer, self.store, self.config.min_passage_score,
-                    TermCoverage(set(self.store.bm25.vocab_dict), _stemmer(), KNOWN_ABBREVIATIONS),
-                    self.config.min_score_with_unknown_words),
+            Compose(SectionComposer(), self.config.min_passage_score, self.config.clarify_below),
             Check(),
         ])
 

@@ -1,4 +1,4 @@
 """Stage 3, answering: the pipeline and its steps.
 
-Guards, conversation (follow-ups), areas, retrieval, composing, confidence and redaction.
+Guards, conversation (follow-ups), areas, retrieval, composing and redaction.
 """

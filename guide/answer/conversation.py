@@ -1,13 +1,27 @@
-"""Turn a follow-up question into a self-contained search query using the earlier turns."""
+"""The conversation: checking history, telling a follow-up from a new question, and the questions in a message."""
 
 from __future__ import annotations
 
 import re
 
-_FOLLOW_UP = re.compile(
-    r"\b(it|that|this|those|these|they|them|their|there|he|she|him|her|then|one|same|instead|also|"
-    r"what about|how about|and if|what if|else)\b|^(and|but|so|ok|okay|then|what about|how about)\b",
+# A message that opens like this continues the one before ("and if they say no?", "what about college?").
+_CONTINUES = re.compile(
+    r"^\s*(and|but|so|also|then|ok|okay|what about|how about|what if|and if|if so|if not|same for|does that|"
+    r"is that|would that|can they|could they|will they|do they|did they|what else|why not|how come)\b",
     re.I,
+)
+# Words that point back at something said earlier ("how long do I have to appeal that?").
+_POINTS_BACK = re.compile(
+    r"\b(it|that|this|those|these|they|them|their|there|then|one|same|instead|else|he|she|him|her|his)\b", re.I
+)
+_WORD = re.compile(r"[a-z0-9']+")
+# Everyday words that carry no topic of their own: a message made of these and a pointer needs the earlier turns.
+_FUNCTION = frozenset(
+    "a an and are as at be been but by can could do does did for from had has have how i if in into is it its me "
+    "my of on or our so that the their them then there these they this to was we were what when where which who "
+    "will with would you your he she his her him us am should shall may might must not no any all about get got "
+    "want need know tell please long many much soon still just also else too ok okay yes really actually one "
+    "same instead those about happens happen next now mean means".split()
 )
 
 
@@ -33,56 +47,48 @@ def validate_history(history) -> list[dict]:
     return clean
 
 
-def is_follow_up(question: str) -> bool:
-    words = re.findall(r"\w+", question)
-    return len(words) <= 4 or bool(_FOLLOW_UP.search(question))
+def topic_words(message: str) -> list[str]:
+    """The words of a message that could name a topic (not pointers, question words or everyday verbs)."""
+    return [w for w in _WORD.findall(message.lower()) if w not in _FUNCTION and len(w) > 1]
 
 
-# Parents' words -> the words the law and the knowledge base use, added to the search (not shown to anyone).
-_SYNONYMS: list[tuple[re.Pattern, str]] = [
-    (re.compile(r"\b(say|said|says|saying) no\b|\bturn(ed|s)? (us|him|her|them|it|me)? ?down\b|\brejected\b|"
-                r"\bknocked back\b|\bdenied\b|\bwon'?t (assess|do|give|issue)\b", re.I), "refuse refusal"),
-    (re.compile(r"\b(ehcp|echp|ehc ?p|education health care plan)\b", re.I), "EHC plan"),
-    (re.compile(r"\b(ehcna|ehc ?na|ehna)\b", re.I), "EHC needs assessment"),
-    (re.compile(r"\b(sendco|senco|senco's)\b", re.I), "SENCO special educational needs co-ordinator"),
-    (re.compile(r"\b(LA|local authority|SEN team|SEND team)\b"), "council"),
-    (re.compile(r"\b(kicked out|sent home|excluded|exclusion|suspended)\b", re.I), "exclusion suspension"),
-    (re.compile(r"\b(half days?|part[- ]time|reduced timetable|short days|shortened days?|mornings? only|"
-                r"afternoons? only|only (in )?(the )?(mornings?|afternoons?)|reduced hours|few hours a day)\b", re.I),
-     "part-time timetable"),
-    (re.compile(r"\b(uni|university|higher education|degree)\b", re.I), "university higher education"),
-    (re.compile(r"\b(health visitor|paediatrician|nhs)\b[^.?!]{0,60}\b(notif\w*|tell|told|inform\w*)\b|"
-                r"\b(notif\w*|tell|told|inform\w*)\b[^.?!]{0,40}\b(health visitor|paediatrician)\b", re.I),
-     "section 23 notification health body tells the council"),
-    (re.compile(r"\b(no|not have an?|doesn'?t have an?|without an?|hasn'?t got an?)\s+(ehcp|ehc plan|plan)\b", re.I),
-     "SEN support what the school has to do best endeavours"),
-    (re.compile(r"\b(bus|taxi|minibus|travel to school|lift to school)\b", re.I), "school transport"),
-    (re.compile(r"\b(deadline|time ?limit|how long|how many weeks|how quickly)\b", re.I), "weeks deadline"),
-    (re.compile(r"\b(tribunal|appeal)\b", re.I), "SEND Tribunal appeal"),
-    (re.compile(r"\b(ombudsman)\b", re.I), "Local Government and Social Care Ombudsman complaint"),
-    (re.compile(r"\b(ofsted|cqc)\b[^.?!]{0,30}\b(find|found|say|said|report\w*)\b", re.I),
-     "what did inspectors find inspection"),
-]
+def follow_up_cue(message: str) -> str:
+    """"strong" when the message cannot stand alone (it opens by continuing, or is a few words); "weak" when it
+    points back ("that", "it") but may still carry its own topic; "" when nothing suggests a follow-up."""
+    if _CONTINUES.match(message) or len(_WORD.findall(message.lower())) <= 4:
+        return "strong"
+    if _POINTS_BACK.search(message):
+        # "how long do I have to appeal that?" has one topic word; "my son keeps being sent home early by
+        # school, is that allowed?" has several, and stands on its own.
+        return "strong" if len(topic_words(message)) <= 2 else "weak"
+    return ""
 
 
-# Abbreviations the synonym table explains, so they count as known words.
-KNOWN_ABBREVIATIONS = frozenset({"ehcp", "echp", "ehcna", "ehna", "sendco", "senco"})
+def is_follow_up(message: str) -> bool:
+    return bool(follow_up_cue(message))
 
 
-def expand(text: str) -> str:
-    extra = [terms for pattern, terms in _SYNONYMS if pattern.search(text)]
-    return f"{text} ({' '.join(extra)})" if extra else text
+def earlier_user_turns(history: list[dict], n: int = 2) -> list[str]:
+    """The parent's last n messages, most recent first."""
+    return [m["content"] for m in history if m["role"] == "user"][-n:][::-1]
 
 
-def retrieval_query(question: str, history: list[dict], max_user_turns: int = 2, expand_terms: bool = True) -> str:
-    """The question alone, or, for a follow-up, the question followed by the user's recent turns."""
-    earlier = [m["content"] for m in history if m["role"] == "user"][-max_user_turns:]
-    text = question if not earlier or not is_follow_up(question) else " ".join([question, *reversed(earlier)])
-    return expand(text) if expand_terms else text
+def with_context(message: str, history: list[dict], n: int = 2) -> str:
+    """A follow-up searched together with the parent's earlier messages: the earlier topic decides which rule
+    applies ("how long do I have to appeal that?" after a discrimination question is the 6-month claim)."""
+    return " ".join([message, *earlier_user_turns(history, n)])
 
 
 _QUESTION_START = re.compile(r"^(what|how|when|where|who|which|why|can|could|do|does|did|is|are|will|would|should|"
                              r"must|have|has|may)\b", re.I)
+_SENTENCES = re.compile(r"(?<=[.?!])\s+|\n+")
+
+
+def questions_in(message: str, min_words: int = 4) -> list[str]:
+    """The questions a message asks, each of at least `min_words` words ("Can they do that? And how long ...?")."""
+    parts = [p.strip() for p in _SENTENCES.split(message) if p.strip()]
+    asked = [p for p in parts if (p.endswith("?") or _QUESTION_START.match(p)) and len(p.split()) >= min_words]
+    return asked
 
 
 def question_focus(message: str, min_words: int = 25) -> str:
@@ -93,7 +99,6 @@ def question_focus(message: str, min_words: int = 25) -> str:
     """
     if len(message.split()) < min_words:
         return ""
-    sentences = [p.strip() for p in re.split(r"(?<=[.?!])\s+|\n+", message) if p.strip()]
-    asked = [p for p in sentences if p.endswith("?") or _QUESTION_START.match(p)]
+    asked = questions_in(message, min_words=2)
     focus = " ".join(asked)
     return focus if asked and len(focus.split()) < len(message.split()) else ""

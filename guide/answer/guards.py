@@ -375,6 +375,9 @@ def guard_unrelated_task(msg: str, has_history: bool) -> Verdict | None:
 
 
 def guard_unrelated(msg: str, has_history: bool) -> Verdict | None:
+    """A first message with none of the words SEND questions use. Not one of GUARDS: the answer step declines it
+    only when no section matches it well either ("what's the difference between sections B, F and I" is in
+    scope without any of these words)."""
     if not has_history and not _SEND_VOCAB.search(msg):
         return _decline(
             "out-of-scope",
@@ -425,11 +428,10 @@ GUARDS: list[Callable[[str, bool], Verdict | None]] = [
     guard_unknown_specific,
     guard_unrelated_task,
     guard_vague,
-    guard_unrelated,
 ]
 # After a message shows distress or a safeguarding concern, or names another nation, it is not turned away as vague
 # or off-topic.
-_SKIP_AFTER_DISTRESS = {guard_unrelated, guard_vague, guard_unrelated_task}
+_SKIP_AFTER_DISTRESS = {guard_vague, guard_unrelated_task}
 
 DISTRESS_ONLY = (
     "\n\nWhen you feel ready, I can help with the SEND side of things: for example, what the council must do "

@@ -16,8 +16,17 @@ import numpy as np
 from ..reply import HELP_SIGNPOST, Reply
 from . import guards
 from .areas import AreaFinder
-from .compose import ExtractiveComposer
-from .conversation import expand, is_follow_up, question_focus, retrieval_query, validate_history
+from .compose import SectionComposer
+from .conversation import (
+    earlier_user_turns,
+    follow_up_cue,
+    is_follow_up,
+    question_focus,
+    questions_in,
+    topic_words,
+    validate_history,
+    with_context,
+)
 from .redact import redact
 from .retrieval import Hit, HybridRetriever
 
@@ -29,6 +38,8 @@ _CITE = re.compile(r"\[(\d{1,2})\]")
 
 NOT_FOUND_HELP = HELP_SIGNPOST + " Your council's Local Offer website also lists local SEND services."
 NOT_FOUND_TEXT = "I couldn't find a reliable answer to that in my sources, so I won't guess. " + NOT_FOUND_HELP
+CLARIFY_TEXT = ("I'm not sure which question you're asking, and I don't want to answer the wrong one. Is it one of "
+                "these? (You can also tell me more about what happened.)")
 
 
 @dataclass
@@ -37,11 +48,17 @@ class Context:
     history: list[dict]
     safe_question: str = ""  # redacted: what may be logged
     search_text: str = ""  # what is searched after removing injected instructions and adding context
-    lexical_text: str = ""  # the parent's own words (with earlier turns for a follow-up), for word matching
-    query_vec: np.ndarray | None = None  # the question in the context of earlier turns
-    focus_text: str = ""  # the latest message on its own
+    lexical_text: str = ""  # the parent's own words
+    query_vec: np.ndarray | None = None  # the message on its own
+    focus_text: str = ""  # the questions inside a long message (else the message)
     focus_vec: np.ndarray | None = None
+    context_text: str = ""  # the message with the parent's earlier turns, for a follow-up
+    context_vec: np.ndarray | None = None
+    cue: str = ""  # "strong", "weak" or "": how much the message leans on earlier turns
     follow_up: bool = False
+    parts: list[str] = field(default_factory=list)  # the questions of a message that asks more than one
+    part_vecs: list = field(default_factory=list)
+    part_hits: list = field(default_factory=list)
     prefer_docs: tuple[str, ...] = ()
     only_docs: tuple[str, ...] = ()
     verdicts: list[guards.Verdict] = field(default_factory=list)
@@ -92,11 +109,17 @@ class Guard:
 
 
 class Rephrase:
+    """Understand the message: the parent's own words, the questions inside a long story, and, for a message that
+    cannot stand alone, the earlier turns it continues."""
+
     name = "rephrase"
 
-    def __init__(self, embed_query, embed_many):
-        self.embed_query = embed_query
+    def __init__(self, embed_many, abbreviations=None):
         self.embed_many = embed_many
+        self.abbreviations = abbreviations
+
+    def _expand(self, text: str) -> str:
+        return self.abbreviations.expand(text) if self.abbreviations else text
 
     def __call__(self, ctx: Context) -> None:
         # Injected instructions are not part of the question: search without them.
@@ -105,15 +128,21 @@ class Rephrase:
             {"role": m["role"], "content": guards.strip_injection(m["content"]) or m["content"]}
             for m in ctx.history
         ]
-        ctx.search_text = retrieval_query(question, history)
-        ctx.lexical_text = retrieval_query(question, history, expand_terms=False)
-        ctx.follow_up = ctx.search_text != expand(question)
-        # A second view of the message: a follow-up on its own, or the questions inside a long story.
-        ctx.focus_text = expand(question) if ctx.follow_up else expand(question_focus(question) or question)
-        if ctx.focus_text != ctx.search_text:
-            ctx.query_vec, ctx.focus_vec = self.embed_many([ctx.search_text, ctx.focus_text])
-        else:
-            ctx.query_vec = ctx.focus_vec = self.embed_query(ctx.search_text)
+        ctx.cue = follow_up_cue(question) if earlier_user_turns(history) else ""
+        ctx.search_text = self._expand(question)
+        ctx.lexical_text = question
+        ctx.focus_text = self._expand(question_focus(question) or question)
+        ctx.context_text = self._expand(with_context(question, history)) if ctx.cue else ""
+        # Two questions in one message are each looked up on their own.
+        asked = [q for q in questions_in(question) if len(topic_words(q)) >= 3]
+        ctx.parts = [self._expand(q) for q in asked] if len(asked) > 1 else []
+        texts = list(dict.fromkeys(t for t in (ctx.search_text, ctx.focus_text, ctx.context_text, *ctx.parts) if t))
+        vectors = dict(zip(texts, self.embed_many(texts), strict=True))
+        ctx.query_vec = vectors[ctx.search_text]
+        ctx.focus_vec = vectors[ctx.focus_text]
+        ctx.context_vec = vectors.get(ctx.context_text)
+        ctx.part_vecs = [vectors[t] for t in ctx.parts]
+        ctx.follow_up = ctx.cue == "strong"
 
 
 class Route:
@@ -129,10 +158,10 @@ class Route:
             return
         areas = self.finder.find(ctx.focus_text)
         local = guards.is_local_topic(ctx.focus_text)
-        if not areas and ctx.follow_up:
+        if not areas and ctx.cue:
             # "What happened after that?" inherits the area, and the topic, of the earlier turns.
-            areas = self.finder.find(ctx.search_text)
-            local = local or guards.is_local_topic(ctx.search_text)
+            areas = self.finder.find(ctx.context_text)
+            local = local or guards.is_local_topic(ctx.context_text)
         known = [a for a in areas if a.doc_ids]
         unknown = [a for a in areas if not a.doc_ids]
         if known:
@@ -150,74 +179,119 @@ class Route:
 class Retrieve:
     name = "retrieve"
 
-    def __init__(self, retriever: HybridRetriever, k: int):
+    def __init__(self, retriever: HybridRetriever, k: int, stands_alone: float = 0.62):
         self.retriever = retriever
         self.k = k
+        # A message that only points back ("is that allowed?") stands alone when its own words find a section this
+        # like it; below, the earlier turns decide what it is about.
+        self.stands_alone = stands_alone
 
     def __call__(self, ctx: Context) -> None:
-        extra = [(ctx.focus_text, ctx.focus_vec)] if ctx.focus_text != ctx.search_text else []
         # One area's inspection history is no answer to a general question: search guidance unless the
-        # question names an inspected area or is about inspections.
+        # message names an inspected area or is about inspections.
         kind = None if ctx.prefer_docs or guards.is_local_topic(ctx.search_text) else "guidance"
-        ctx.hits = self.retriever.retrieve(ctx.search_text, ctx.query_vec, k=self.k, prefer_docs=ctx.prefer_docs,
-                                           also=extra, kind=kind)
+
+        def search(text: str, vec, also=()) -> list[Hit]:
+            return self.retriever.retrieve(text, vec, k=self.k, prefer_docs=ctx.prefer_docs, also=list(also),
+                                           kind=kind)
+
+        # The questions inside a long story are a second view of it, when they name a topic of their own ("is
+        # that an actual rule??" alone would find any section that asks whether something is a rule).
+        focus = [(ctx.focus_text, ctx.focus_vec)] if ctx.focus_text != ctx.search_text and \
+            len(topic_words(ctx.focus_text)) >= 3 else []
+        if ctx.follow_up:
+            ctx.hits = search(ctx.context_text, ctx.context_vec, [(ctx.search_text, ctx.query_vec)])
+        else:
+            ctx.hits = search(ctx.search_text, ctx.query_vec, focus)
+            if ctx.cue == "weak" and (not ctx.hits or ctx.hits[0].question < self.stands_alone):
+                ctx.follow_up = True
+                ctx.hits = search(ctx.context_text, ctx.context_vec, [(ctx.search_text, ctx.query_vec)])
+        ctx.part_hits = [search(text, vec)[:1] for text, vec in zip(ctx.parts, ctx.part_vecs, strict=True)]
         if ctx.only_docs:
             allowed = [h for h in ctx.hits if h.chunk.doc_id in ctx.only_docs]
             if not allowed:
                 # The question is about another nation: search that scope note alone, however it was worded.
                 store = self.retriever.store
                 found = store.dense(ctx.query_vec, self.k, {"doc_id": {"$in": list(ctx.only_docs)}})
-                allowed = [Hit(store.chunk(cid), sim, sim, 0.0, rank) for rank, (cid, sim) in enumerate(found)]
+                allowed = [Hit(store.chunk(cid), sim, sim, 0.0, rank, sim,
+                               store.section_chunks(store.section_of(cid)))
+                           for rank, (cid, sim) in enumerate(found)]
             nation = next((v.extra.get("nation") for v in ctx.verdicts if v.extra.get("nation")), "")
             about = [h for h in allowed if nation and nation.lower() in (h.chunk.heading + h.chunk.text).lower()]
             ctx.hits = (about or allowed)[: self.k]
 
 
 class Compose:
+    """Answer from the section that answers the message; when none clearly does, ask which question it is."""
+
     name = "compose"
 
-    def __init__(self, composer: ExtractiveComposer, store, min_score: float, coverage=None,
-                 min_score_unknown: float = 0.5):
+    def __init__(self, composer: SectionComposer, min_score: float, clarify_below: float,
+                 second_ratio: float = 0.9, suggestions: int = 3):
         self.composer = composer
-        self.store = store
         self.min_score = min_score
-        self.coverage = coverage
-        self.min_score_unknown = min_score_unknown
+        self.clarify_below = clarify_below
+        self.second_ratio = second_ratio
+        self.suggestions = suggestions
 
     def __call__(self, ctx: Context) -> None:
         retrieved = list(dict.fromkeys(h.chunk.doc_id for h in ctx.hits))
         signpost = next((v for v in ctx.verdicts if v.behaviour == "signpost"), None)
         # Crisis support or a scope note always leads, whatever the search found.
         parts = [v.text for v in ctx.verdicts if not v.stop and v.text]
-        top = max((h.dense for h in ctx.hits), default=0.0)
-        if not ctx.hits or (top < self.min_score and not ctx.only_docs):
+        top = ctx.hits[0] if ctx.hits else None
+        unrelated = None if parts else guards.guard_unrelated(ctx.question, bool(ctx.history))
+        if unrelated and (top is None or top.question < self.clarify_below):
+            ctx.finish(unrelated.behaviour, unrelated.reason, unrelated.text)
+            ctx.reply.retrieved = retrieved
+            return
+        if top is None or (top.dense < self.min_score and not ctx.only_docs):
             ctx.finish("signpost", signpost.reason if signpost else "low-confidence",
                        "\n\n".join([*parts, NOT_FOUND_TEXT]))
             ctx.reply.retrieved = retrieved
             return
-        unknown = self.coverage.unknown_words(ctx.focus_text) if self.coverage and not ctx.only_docs else []
-        if unknown and top < self.min_score_unknown:
-            words = ", ".join(f'"{w}"' for w in unknown[:3])
-            ctx.finish("signpost", signpost.reason if signpost else "low-confidence",
-                       "\n\n".join([*parts, f"My sources don't cover {words}, so I can't answer that reliably. "
-                                      + NOT_FOUND_HELP]))
+        if top.question < self.clarify_below and not ctx.only_docs and not ctx.prefer_docs and not signpost:
+            choices = self._headings(ctx.hits, exclude=set(), n=3)
+            ctx.finish("clarify", "unsure", "\n\n".join([*parts, CLARIFY_TEXT + "\n\n"
+                                                          + "\n".join(f"- {c}" for c in choices)]))
+            ctx.reply.suggestions = choices
             ctx.reply.retrieved = retrieved
             return
-        vectors = self.store.sentence_vectors([h.chunk.id for h in ctx.hits[: self.composer.passages]])
-        # Words are matched against what the parent asked (with earlier turns for a follow-up).
-        focus = ctx.query_vec if ctx.focus_vec is None else (ctx.query_vec + ctx.focus_vec) / 2
-        comp = self.composer.compose(ctx.lexical_text, focus, ctx.hits, vectors)
-        if not comp.text:
-            ctx.finish("signpost", signpost.reason if signpost else "low-confidence",
-                       "\n\n".join([*parts, NOT_FOUND_TEXT]))
-            ctx.reply.retrieved = retrieved
-            return
+        chosen = [top]
+        for found in ctx.part_hits:
+            # A message asking two things gets the second answer too, when it is clearly another section.
+            if found and found[0].section not in {h.section for h in chosen} and \
+                    found[0].question >= self.clarify_below and len(chosen) < 2:
+                chosen.append(found[0])
+        if len(chosen) == 1 and len(ctx.hits) > 1:
+            runner = ctx.hits[1]
+            if (runner.chunk.doc_id != top.chunk.doc_id and runner.question >= top.question - 0.02
+                    and runner.score >= self.second_ratio * top.score):
+                chosen.append(runner)
+        comp = self.composer.compose(chosen)
         body = comp.text
         if ctx.notes:
             body += "\n\n" + "\n\n".join(ctx.notes)
         behaviour, reason = ("signpost", signpost.reason) if signpost else ("answer", "answered")
+        answered_docs = {h.chunk.doc_id for h in chosen}
         ctx.reply = Reply(text="\n\n".join([*parts, body]), citations=comp.citations, behaviour=behaviour,
-                          reason=reason, retrieved=retrieved, query=ctx.search_text)
+                          reason=reason, retrieved=retrieved, query=ctx.search_text,
+                          suggestions=self._headings(ctx.hits[1:], exclude=answered_docs, n=self.suggestions))
+
+    @staticmethod
+    def _headings(hits: list[Hit], exclude: set[str], n: int) -> list[str]:
+        """Distinct section headings (questions the guide can answer), one per document, skipping `exclude`."""
+        out: list[str] = []
+        docs: set[str] = set(exclude)
+        for hit in hits:
+            heading = hit.chunk.heading
+            if hit.chunk.doc_id in docs or not heading or heading in out:
+                continue
+            docs.add(hit.chunk.doc_id)
+            out.append(heading)
+            if len(out) == n:
+                break
+        return out
 
 
 class Check:

@@ -1,8 +1,14 @@
-"""Hybrid retrieval: dense (Chroma) and BM25 results fused by reciprocal rank fusion."""
+"""Section retrieval: rank the knowledge base's sections (a heading and its text) for a message.
+
+Four views of the message are fused by reciprocal rank fusion, each ranking *sections*, not loose passages:
+parents' phrasings and headings (question to question), the section's passage, its best sentence, and BM25 over
+the passage with its phrasings (parents' own words and abbreviations). A section republished in several documents
+is one section; the first document holding it (or a preferred area's) represents it.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -12,18 +18,27 @@ from ..knowledge.chunking import Chunk
 
 @dataclass
 class Hit:
-    chunk: Chunk
+    chunk: Chunk  # the section's first chunk, in the document that represents it
     score: float  # fused RRF score
-    dense: float  # cosine similarity to the query: the passage's, or its best sentence's if higher
-    sparse: float  # BM25 score (0 when only the dense search found it)
+    dense: float  # best cosine similarity of the message to the section: passage, sentence, heading or phrasing
+    sparse: float  # BM25 score (0 when only the dense searches found it)
     rank: int = 0
+    question: float = 0.0  # best cosine similarity to the section's heading or one of its parents' phrasings
+    chunks: list[Chunk] = field(default_factory=list)  # the whole section, in order
+
+    @property
+    def section(self) -> str:
+        return self.chunk.section or self.chunk.id
 
 
 class HybridRetriever:
-    def __init__(self, store: IndexStore, candidates: int = 30, rrf_k: int = 60):
+    def __init__(self, store: IndexStore, candidates: int = 30, rrf_k: int = 60, question_weight: float = 2.0):
         self.store = store
         self.candidates = candidates
         self.rrf_k = rrf_k
+        # Question-to-question similarity is the strongest signal a parent's message gives: the phrasings are
+        # written the way parents ask.
+        self.question_weight = question_weight
 
     def retrieve(
         self,
@@ -35,7 +50,8 @@ class HybridRetriever:
         prefer_docs: tuple[str, ...] = (),
         also: list[tuple[str, np.ndarray]] = (),
     ) -> list[Hit]:
-        """Fuse dense passage, dense sentence/heading and BM25 rankings; `also` adds more query views."""
+        """The k best sections for the message; `also` adds more views of it (e.g. the question inside a story)."""
+        store = self.store
         where: dict | None = None
         clauses = [{"kind": kind}] if kind else []
         if area:
@@ -44,48 +60,70 @@ class HybridRetriever:
             where = clauses[0]
         elif clauses:
             where = {"$and": clauses}
-        mask = self.store.mask(kind, area)
-        dense = self.store.dense(query_vec, self.candidates, where)
-        by_sentence = self.store.dense_sentences(query_vec, self.candidates * 3, where)
-        sparse = self.store.sparse(query, self.candidates, mask)
-        rankings = [dense, by_sentence, sparse]
-        for text, vec in also:
-            rankings += [self.store.dense_sentences(vec, self.candidates * 3, where),
-                         self.store.sparse(text, self.candidates, mask)]
+        mask = store.mask(kind, area)
+        views = [(query, query_vec), *also]
         fused: dict[str, float] = {}
-        for results in rankings:
-            for rank, (cid, _) in enumerate(results):
-                fused[cid] = fused.get(cid, 0.0) + 1.0 / (self.rrf_k + rank + 1)
-        if prefer_docs:
-            # A question naming an inspected area should lead with that area's document.
-            bonus = 2.0 / (self.rrf_k + 1)
-            for cid in list(fused):
-                if self.store.chunk(cid).doc_id in prefer_docs:
-                    fused[cid] += bonus
-        dense_sim = dict(dense)
-        for cid, sim in by_sentence:
-            dense_sim[cid] = max(dense_sim.get(cid, sim), sim)
-        sparse = [pair for results in rankings[2::2] for pair in results]
-        sparse_score = dict(sparse)
-        ranked = []
-        seen: set[str] = set()
-        for cid, score in sorted(fused.items(), key=lambda kv: -kv[1]):
-            # The same passage word for word in several documents (a council republishing national guidance) is
-            # one hit, the best-ranked copy: k copies of one passage would crowd out the rest of the answer.
-            text = self.store.chunk(cid).text
-            if text in seen:
-                continue
-            seen.add(text)
-            ranked.append((cid, score))
-            if len(ranked) == k:
-                break
-        missing = [cid for cid, _ in ranked if cid not in dense_sim]
-        if missing:
-            # BM25-only hits still need a similarity for the confidence check (only the ones returned).
-            for cid, vec in self.store.chunk_vectors(missing).items():
-                dense_sim[cid] = float(vec @ query_vec)
-        return [
-            Hit(self.store.chunk(cid), score, dense_sim.get(cid, 0.0), sparse_score.get(cid, 0.0), rank)
-            for rank, (cid, score) in enumerate(ranked)
-        ]
+        dense_sim: dict[str, float] = {}
+        question_sim: dict[str, float] = {}
+        sparse_score: dict[str, float] = {}
 
+        def add(ranking: list[tuple[str, float]], weight: float = 1.0) -> None:
+            for rank, (section, _) in enumerate(ranking):
+                fused[section] = fused.get(section, 0.0) + weight / (self.rrf_k + rank + 1)
+
+        for i, (text, vec) in enumerate(views):
+            questions = store.dense_questions(vec, self.candidates, kind)
+            if area:
+                questions = [(s, sim) for s, sim in questions if any(c.area == area for c in store.section_chunks(s))]
+            add(questions, self.question_weight if i == 0 else 1.0)
+            sparse = self._by_section(store.sparse(text, self.candidates, mask))
+            add(sparse)
+            for s, sim in questions:
+                question_sim[s] = max(question_sim.get(s, -1.0), sim)
+                dense_sim[s] = max(dense_sim.get(s, -1.0), sim)
+            for s, score in sparse:
+                sparse_score[s] = max(sparse_score.get(s, 0.0), score)
+            if i == 0:
+                passages = self._by_section(store.dense(vec, self.candidates, where))
+                sentences = self._by_section(store.dense_sentences(vec, self.candidates * 3, where))
+                add(passages)
+                add(sentences)
+                for s, sim in passages + sentences:
+                    dense_sim[s] = max(dense_sim.get(s, -1.0), sim)
+        if prefer_docs:
+            # A message naming an inspected area leads with that area's document.
+            bonus = 2.0 / (self.rrf_k + 1)
+            for section in list(fused):
+                if any(c.doc_id in prefer_docs for c in store.section_chunks(section)):
+                    fused[section] += bonus
+        ranked = sorted(fused.items(), key=lambda kv: -kv[1])[:k]
+        hits = []
+        for rank, (section, score) in enumerate(ranked):
+            chunks = self._representative(section, prefer_docs)
+            if not chunks:
+                continue
+            hits.append(Hit(chunks[0], score, dense_sim.get(section, 0.0), sparse_score.get(section, 0.0), rank,
+                            question_sim.get(section, 0.0), chunks))
+        missing = [h for h in hits if h.section not in dense_sim]
+        if missing:
+            # A BM25-only hit still needs a similarity for the confidence check.
+            vectors = store.chunk_vectors([h.chunk.id for h in missing])
+            for h in missing:
+                if h.chunk.id in vectors:
+                    h.dense = float(vectors[h.chunk.id] @ query_vec)
+        return hits
+
+    def _by_section(self, ranking: list[tuple[str, float]]) -> list[tuple[str, float]]:
+        """Chunk results as section results, best first, each section once."""
+        out: dict[str, float] = {}
+        for chunk_id, score in ranking:
+            out.setdefault(self.store.section_of(chunk_id), score)
+        return list(out.items())
+
+    def _representative(self, section: str, prefer_docs: tuple[str, ...]) -> list[Chunk]:
+        """The section's chunks in the document that represents it: a preferred document's, else the first."""
+        chunks = self.store.section_chunks(section)
+        if not chunks:
+            return []
+        doc = next((c.doc_id for c in chunks if c.doc_id in prefer_docs), chunks[0].doc_id)
+        return [c for c in chunks if c.doc_id == doc]

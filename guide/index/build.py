@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import time
@@ -26,13 +27,19 @@ from .layout import (
     _sentence_ids,
     check_compatible,
     load_chunks,
+    load_questions,
     make_chroma_client,
     materialise_server_build,
+    question_id,
+    question_records,
     read_server_manifest,
     write_local_files,
+    write_questions,
     write_server_manifest,
 )
 from .store import IndexStore
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -44,6 +51,7 @@ class BuildReport:
     reused_chunks: int = 0
     seconds: float = 0.0
     embed_seconds: float = 0.0
+    embedded_questions: int = 0
     build_dir: str = ""
     unchanged: bool = False
     timings: dict = field(default_factory=dict)
@@ -122,7 +130,7 @@ class IndexBuilder:
         if self.chroma_url:
             # The server says what is live, whichever machine built it.
             manifest = read_server_manifest(self.client, self.collection)
-            if manifest is None:
+            if manifest is None or _other_format(manifest):
                 return None
             check_compatible(manifest, self.embedder.name, self.embedder.dimension, self.chroma_url)
             self._prev_dir = materialise_server_build(self.index_path, self.client, manifest)
@@ -131,20 +139,25 @@ class IndexBuilder:
         if not manifest_path.exists():
             return None
         manifest = json.loads(manifest_path.read_text())
+        if _other_format(manifest):
+            log.warning("the index at %s was built by another version of the guide: building it afresh",
+                        self.index_path)
+            return None
         check_compatible(manifest, self.embedder.name, self.embedder.dimension, self.index_path)
         if manifest.get("chroma_url"):
             return None  # a server build: the embedded store starts afresh
         self._prev_dir = IndexStore.current_dir(self.index_path).resolve()
         return manifest
 
-    def _names(self, build_id: str) -> tuple[str, str]:
+    def _names(self, build_id: str) -> tuple[str, str, str]:
         if self.chroma_url:
-            return f"{self.collection}-{build_id}", f"{self.collection}-{build_id}-sentences"
-        return self.collection, f"{self.collection}-sentences"
+            base = f"{self.collection}-{build_id}"
+            return base, f"{base}-sentences", f"{base}-questions"
+        return self.collection, f"{self.collection}-sentences", f"{self.collection}-questions"
 
     def _write_build(self, chunks, previous, build_id, tmp_dir: Path, report: BuildReport, extra: dict) -> dict:
         t = time.perf_counter()
-        name, sentence_name = self._names(build_id)
+        name, sentence_name, _ = self._names(build_id)
         prev_ids: set[str] = set(previous["chunk_ids"]) if previous else set()
         prev_dir = self._prev_dir if previous else None
         current_ids = {c.id for c in chunks}
@@ -200,10 +213,42 @@ class IndexBuilder:
         }
         manifest = write_local_files(tmp_dir, chunks, manifest)
         report.timings["bm25"] = time.perf_counter() - t
+        t = time.perf_counter()
+        manifest = self._write_questions(chunks, prev_dir, tmp_dir, build_id, manifest, report)
+        report.timings["questions"] = time.perf_counter() - t
         # Chroma keeps files open through a process-wide client cache; drop ours before the folder moves.
         del col, sent_col
         if not self.chroma_url:
             _release_client(client)
+        return manifest
+
+    def _write_questions(self, chunks, prev_dir: Path | None, tmp_dir: Path, build_id: str, manifest: dict,
+                         report: BuildReport) -> dict:
+        """Every section's heading and parents' phrasings, embedded once per distinct text (reusing the previous
+        build's vectors), saved beside the chunks; on a Chroma server also published for other workers."""
+        records = question_records(chunks)
+        known: dict[str, np.ndarray] = {}
+        previous = load_questions(prev_dir) if prev_dir is not None else None
+        if previous is not None and len(previous["texts"]):
+            known = dict(zip(previous["texts"].tolist(), previous["vectors"], strict=True))
+        missing = list(dict.fromkeys(r[3] for r in records if r[3] not in known))
+        if missing:
+            t = time.perf_counter()
+            known.update(zip(missing, self.embedder.embed(missing), strict=True))
+            report.embed_seconds += time.perf_counter() - t
+        report.embedded_questions = len(missing)
+        dim = int(self.embedder.dimension)
+        vectors = np.stack([known[r[3]] for r in records]) if records else np.zeros((0, dim), dtype=np.float32)
+        write_questions(tmp_dir, records, vectors)
+        manifest = {**manifest, "questions": len(records)}
+        if self.chroma_url:
+            name = self._names(build_id)[2]
+            col = self.client.create_collection(name, embedding_function=None, metadata={"hnsw:space": "cosine"})
+            for batch in _batches(list(range(len(records))), 2000):
+                col.add(ids=[question_id(records[i]) for i in batch], embeddings=vectors[batch],
+                        metadatas=[{"kind": records[i][1], "area": records[i][2]} for i in batch])
+            manifest["question_collection"] = name
+        (tmp_dir / "manifest.json").write_text(json.dumps(manifest, indent=1))
         return manifest
 
     def _embed_and_add(self, new_chunks: list[Chunk], col, sent_col, report: BuildReport) -> None:
@@ -300,7 +345,7 @@ class IndexBuilder:
             name = getattr(col, "name", col)
             if not name.startswith(prefix):
                 continue
-            build_id = name[len(prefix):].removesuffix("-sentences")
+            build_id = name[len(prefix):].removesuffix("-sentences").removesuffix("-questions")
             if not _BUILD_ID.fullmatch(build_id) or build_id in live:
                 continue
             # Build ids sort by time: anything older than the live builds is superseded.
@@ -311,3 +356,7 @@ class IndexBuilder:
                     pass
 
 
+def _other_format(manifest: dict) -> bool:
+    """Built by another version of the guide: nothing in it can be reused, so the next build starts afresh."""
+    return (manifest.get("manifest_version") != MANIFEST_VERSION
+            or manifest.get("chunk_format") != CHUNK_FORMAT_VERSION)

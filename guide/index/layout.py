@@ -22,6 +22,7 @@ a worker with only GUIDE_CHROMA_URL opens the live build by rebuilding those loc
 from __future__ import annotations
 
 import calendar
+import hashlib
 import json
 import logging
 import os
@@ -33,6 +34,8 @@ import uuid
 from dataclasses import asdict
 from pathlib import Path
 from urllib.parse import urlparse
+
+import numpy as np
 
 from ..knowledge.chunking import CHUNK_FORMAT_VERSION, Chunk
 
@@ -143,9 +146,11 @@ def _chunk_metadata(chunk: Chunk, with_sentences: bool = False) -> dict:
         "position": chunk.position,
         "n_sentences": len(chunk.sentences),
     }
+    meta["section"] = chunk.section
     if with_sentences:
         # Server mode: the record alone rebuilds the chunk on a machine that has no build folder.
         meta["sentences"] = json.dumps(list(chunk.sentences), ensure_ascii=False)
+        meta["phrasings"] = json.dumps(list(chunk.phrasings), ensure_ascii=False)
     return meta
 
 
@@ -154,7 +159,13 @@ def _chunk_from_record(chunk_id: str, text: str, meta: dict) -> Chunk:
         id=chunk_id, doc_id=meta["doc_id"], title=meta["title"], kind=meta["kind"], area=meta["area"],
         heading=meta["heading"], urls=tuple(meta["urls"].split()), text=text,
         sentences=tuple(json.loads(meta["sentences"])), position=int(meta["position"]),
+        phrasings=tuple(json.loads(meta.get("phrasings", "[]"))), section=meta.get("section", ""),
     )
+
+
+def question_id(record: tuple[str, str, str, str]) -> str:
+    """A question record's id on a Chroma server: its section and a hash of its text."""
+    return f"{record[0]}#{hashlib.sha256(record[3].encode()).hexdigest()[:16]}"
 
 
 def _sentence_id(chunk_id: str, i: int) -> str:
@@ -187,7 +198,42 @@ def _chunk_of_sentence(sentence_id: str) -> str:
 
 def load_chunks(build_dir: Path) -> list[Chunk]:
     raw = json.loads((Path(build_dir) / "chunks.json").read_text())
-    return [Chunk(**{**r, "urls": tuple(r["urls"]), "sentences": tuple(r["sentences"])}) for r in raw]
+    return [Chunk(**{**r, "urls": tuple(r["urls"]), "sentences": tuple(r["sentences"]),
+                     "phrasings": tuple(r.get("phrasings", ()))}) for r in raw]
+
+
+QUESTIONS_FILE = "questions.npz"
+
+
+def question_records(chunks: list[Chunk]) -> list[tuple[str, str, str, str]]:
+    """(section, kind, area, text) for every way into a section: its heading and each parents' phrasing.
+
+    One set per section, however many documents repeat it (a council republishing national guidance), so copies
+    never crowd the question search."""
+    records: list[tuple[str, str, str, str]] = []
+    seen: set[str] = set()
+    for chunk in chunks:
+        if not chunk.section or chunk.section in seen:
+            continue
+        seen.add(chunk.section)
+        for text in dict.fromkeys((chunk.heading or chunk.title, *chunk.phrasings)):
+            records.append((chunk.section, chunk.kind, chunk.area, text))
+    return records
+
+
+def write_questions(folder: Path, records: list[tuple[str, str, str, str]], vectors: np.ndarray) -> None:
+    sections, kinds, areas, texts = (list(x) for x in zip(*records, strict=True)) if records else ([], [], [], [])
+    np.savez(folder / QUESTIONS_FILE, vectors=np.asarray(vectors, dtype=np.float32).reshape(len(records), -1),
+             sections=np.array(sections, dtype=str), kinds=np.array(kinds, dtype=str),
+             areas=np.array(areas, dtype=str), texts=np.array(texts, dtype=str))
+
+
+def load_questions(folder: Path) -> dict[str, np.ndarray] | None:
+    path = Path(folder) / QUESTIONS_FILE
+    if not path.exists():
+        return None
+    with np.load(path, allow_pickle=False) as data:
+        return {k: data[k] for k in data.files}
 
 
 def check_compatible(manifest: dict, model_name: str, dimension: int, index_path: Path | str) -> None:
@@ -256,6 +302,13 @@ def materialise_server_build(index_path: Path, client, manifest: dict) -> Path:
                               f"its manifest says {manifest['chunks']}")
         chunks.sort(key=lambda c: (c.doc_id, c.position))
         write_local_files(tmp, chunks, {**manifest, "materialised": True})
+        if manifest.get("question_collection"):
+            questions = client.get_collection(manifest["question_collection"], embedding_function=None)
+            got = questions.get(include=["embeddings"])
+            vectors = dict(zip(got["ids"], got["embeddings"], strict=True))
+            records = question_records(chunks)
+            write_questions(tmp, records, np.stack([vectors[question_id(r)] for r in records]) if records
+                            else np.zeros((0, int(manifest["dimension"]))))
         try:
             os.replace(tmp, build_dir)
         except OSError:
@@ -275,9 +328,15 @@ def write_local_files(folder: Path, chunks: list[Chunk], manifest: dict) -> dict
     import bm25s
 
     logging.getLogger("bm25s").setLevel(logging.WARNING)  # bm25s sets its logger to DEBUG when imported
+    # One BM25 row per distinct text (the first chunk holding it stands for the rest): a passage republished in
+    # many documents is one match, not many that push every other passage out of the candidates.
+    rows: dict[str, int] = {}
+    for i, chunk in enumerate(chunks):
+        rows.setdefault(chunk.search_text, i)
     bm25 = bm25s.BM25()
-    bm25.index(bm25_tokenize([c.embed_text for c in chunks]), show_progress=False)
+    bm25.index(bm25_tokenize(list(rows)), show_progress=False)
     bm25.save(str(folder / "bm25"))
+    (folder / "bm25_rows.json").write_text(json.dumps(list(rows.values())))
     (folder / "chunks.json").write_text(json.dumps([_chunk_record(c) for c in chunks], ensure_ascii=False))
     manifest = {**manifest, "chunks": len(chunks), "chunk_ids": [c.id for c in chunks],
                 "documents": sorted({c.doc_id for c in chunks})}

@@ -21,6 +21,7 @@ from .layout import (
     bm25_tokenize,
     check_compatible,
     load_chunks,
+    load_questions,
     make_chroma_client,
     materialise_server_build,
     read_server_manifest,
@@ -30,12 +31,25 @@ from .layout import (
 class IndexStore:
     """An opened, read-only build: chunk records, the BM25 index and the Chroma collections."""
 
-    def __init__(self, build_dir: Path, manifest: dict, chunks: list[Chunk], bm25, client):
+    def __init__(self, build_dir: Path, manifest: dict, chunks: list[Chunk], bm25, client,
+                 bm25_rows: list[int] | None = None, questions: dict | None = None):
         self.build_dir = build_dir
         self.manifest = manifest
         self.chunks = chunks
         self.by_id = {c.id: i for i, c in enumerate(chunks)}
         self.bm25 = bm25
+        # BM25 row -> the chunk it stands for (one row per distinct text).
+        self.bm25_rows = np.asarray(bm25_rows if bm25_rows is not None else range(len(chunks)), dtype=np.int64)
+        # Section -> its chunks, in order; the first document to hold a section represents it.
+        self.sections: dict[str, list[int]] = {}
+        for i, c in enumerate(chunks):
+            self.sections.setdefault(c.section or c.id, []).append(i)
+        dim = int(manifest.get("dimension", 0)) or 1
+        q = questions or {}
+        self.question_vectors = np.asarray(q.get("vectors", np.zeros((0, dim))), dtype=np.float32)
+        self.question_sections = np.asarray(q.get("sections", np.zeros(0, dtype=str)))
+        self.question_texts = np.asarray(q.get("texts", np.zeros(0, dtype=str)))
+        self.question_kinds = np.asarray(q.get("kinds", np.zeros(0, dtype=str)))
         self.client = client
         self.collection = client.get_collection(manifest["collection"], embedding_function=None)
         self.sentences = client.get_collection(manifest["sentence_collection"], embedding_function=None)
@@ -47,7 +61,7 @@ class IndexStore:
         idf = np.log(1.0 + (n_docs - df + 0.5) / (df + 0.5))
         self.idf = {term: float(idf[i]) for term, i in bm25.vocab_dict.items() if i < len(idf)}
         self.default_idf = float(np.log(1.0 + (n_docs + 0.5) / 0.5))
-        kinds = np.array([c.kind for c in chunks])
+        kinds = np.array([chunks[i].kind for i in self.bm25_rows]) if len(chunks) else np.zeros(0, dtype=str)
         self.kind_masks = {kind: (kinds == kind).astype(np.float32) for kind in set(kinds.tolist())}
         self._masks: dict[tuple, np.ndarray] = {}
 
@@ -89,9 +103,12 @@ class IndexStore:
         import bm25s
 
         bm25 = bm25s.BM25.load(str(build_dir / "bm25"), load_corpus=False, mmap=False)
+        rows_path = build_dir / "bm25_rows.json"
+        bm25_rows = json.loads(rows_path.read_text()) if rows_path.exists() else None
+        questions = load_questions(build_dir)
         if client is None:
             client = make_chroma_client(build_dir / "chroma", chroma_url)
-        return cls(build_dir, manifest, chunks, bm25, client)
+        return cls(build_dir, manifest, chunks, bm25, client, bm25_rows=bm25_rows, questions=questions)
 
     @property
     def build_id(self) -> str:
@@ -104,11 +121,12 @@ class IndexStore:
             return None
         key = (kind, area)
         if key not in self._masks:
-            mask = np.ones(len(self.chunks), dtype=np.float32)
+            rows = len(self.bm25_rows)
+            mask = np.ones(rows, dtype=np.float32)
             if kind:
-                mask *= self.kind_masks.get(kind, np.zeros(len(self.chunks), dtype=np.float32))
+                mask *= self.kind_masks.get(kind, np.zeros(rows, dtype=np.float32))
             if area:
-                mask *= np.array([c.area == area for c in self.chunks], dtype=np.float32)
+                mask *= np.array([self.chunks[i].area == area for i in self.bm25_rows], dtype=np.float32)
             if len(self._masks) > 1000:  # one per area named in questions: bounded anyway, but stay small
                 self._masks = {}
             self._masks[key] = mask
@@ -176,9 +194,35 @@ class IndexStore:
         words = [inverse[i] for i in tokens.ids[0] if inverse[i] in vocab]
         if not words:
             return []
-        k = min(n, len(self.chunks))
+        k = min(n, len(self.bm25_rows))
         docs, scores = self.bm25.retrieve([words], k=k, show_progress=False, weight_mask=mask, n_threads=1)
-        return [(self.chunks[int(i)].id, float(s)) for i, s in zip(docs[0], scores[0], strict=True) if s > 0]
+        return [(self.chunks[int(self.bm25_rows[int(i)])].id, float(s))
+                for i, s in zip(docs[0], scores[0], strict=True) if s > 0]
+
+    def dense_questions(self, query_vec: np.ndarray, n: int, kind: str | None = None) -> list[tuple[str, float]]:
+        """Sections ranked by how like the query their heading or one of their parents' phrasings is.
+
+        A plain matrix product: one vector per distinct question, a few thousand for a national corpus."""
+        if not len(self.question_vectors):
+            return []
+        sims = self.question_vectors @ np.asarray(query_vec, dtype=np.float32)
+        if kind:
+            sims = np.where(self.question_kinds == kind, sims, -1.0)
+        order = np.argsort(-sims)
+        best: dict[str, float] = {}
+        for i in order:
+            if sims[i] <= -1.0 or len(best) >= n:
+                break
+            best.setdefault(str(self.question_sections[i]), float(sims[i]))
+        return list(best.items())
+
+    def section_of(self, chunk_id: str) -> str:
+        chunk = self.chunks[self.by_id[chunk_id]]
+        return chunk.section or chunk.id
+
+    def section_chunks(self, section: str) -> list[Chunk]:
+        return [self.chunks[i] for i in self.sections.get(section, [])]
+
 
     def chunk_vectors(self, chunk_ids: list[str]) -> dict[str, np.ndarray]:
         if not chunk_ids:

@@ -1,4 +1,5 @@
-"""Split documents into retrievable chunks: by Markdown headings first, then by tokens."""
+"""Split documents into retrievable chunks: one per section (a heading and its text), split by tokens only when a
+section is longer than GUIDE_CHUNK_TOKENS."""
 
 from __future__ import annotations
 
@@ -10,9 +11,8 @@ from pathlib import Path
 from ..offline import ensure_tiktoken_encoding
 from .documents import Document
 
-_HEADERS = [("#", "h1"), ("##", "h2"), ("###", "h3"), ("####", "h4")]
 # Bump when the chunk text or the text given to the embedder changes shape, so every chunk id changes.
-CHUNK_FORMAT_VERSION = "2"
+CHUNK_FORMAT_VERSION = "3"
 
 
 @dataclass(frozen=True)
@@ -27,11 +27,21 @@ class Chunk:
     text: str
     sentences: tuple[str, ...]
     position: int
+    # Parents' ways of asking this section's question: searched, never shown.
+    phrasings: tuple[str, ...] = ()
+    # The section this chunk belongs to, by content (heading and text), not by document: the same section
+    # republished in several documents is one section to rank.
+    section: str = ""
 
     @property
     def embed_text(self) -> str:
-        """What the embedder and BM25 see: the passage with its title and heading for context."""
+        """What the embedder sees: the passage with its title and heading for context."""
         return f"{self.title}. {self.heading}.\n{self.text}" if self.heading else f"{self.title}.\n{self.text}"
+
+    @property
+    def search_text(self) -> str:
+        """What BM25 matches: the passage and the parents' own words for its question."""
+        return "\n".join((self.embed_text, *self.phrasings))
 
 
 _ABBREVIATIONS = ("e.g.", "i.e.", "etc.", "No.", "para.", "paras.", "reg.", "regs.", "s.", "ss.", "Mr.", "Mrs.",
@@ -80,12 +90,11 @@ class Chunker:
 
     def __init__(self, chunk_tokens: int, overlap_tokens: int, encoding_name: str, data_dir: Path):
         # Imported here: answering questions needs Chunk but not the splitters (0.15 s of every `guide ask`).
-        from langchain_text_splitters import MarkdownHeaderTextSplitter, RecursiveCharacterTextSplitter
+        from langchain_text_splitters import RecursiveCharacterTextSplitter
 
         # Seeds tiktoken's offline cache before langchain asks tiktoken for the encoding.
         self.encoding = ensure_tiktoken_encoding(encoding_name, data_dir)
         self.chunk_tokens = chunk_tokens
-        self._headings = MarkdownHeaderTextSplitter(_HEADERS, strip_headers=True)
         self._tokens = RecursiveCharacterTextSplitter.from_tiktoken_encoder(
             encoding_name=encoding_name,
             chunk_size=chunk_tokens,
@@ -99,14 +108,19 @@ class Chunker:
 
     def chunk(self, doc: Document) -> list[Chunk]:
         chunks: list[Chunk] = []
-        for section in self._headings.split_text(doc.body):
-            heading = " > ".join(section.metadata[k] for _, k in _HEADERS if k in section.metadata)
-            for piece in self._tokens.split_text(section.page_content):
+        for section in doc.answer_sections:
+            heading = section.heading
+            key = hashlib.sha256("\x1f".join((heading, section.text)).encode()).hexdigest()[:20]
+            pieces = [section.text]
+            if self.count_tokens(section.text) > self.chunk_tokens:
+                pieces = self._tokens.split_text(section.text)
+            for piece in pieces:
                 text = piece.strip()
                 if not text:
                     continue
                 digest = hashlib.sha256(
-                    "\x1f".join((CHUNK_FORMAT_VERSION, doc.id, doc.title, heading, text, *doc.urls)).encode()
+                    "\x1f".join((CHUNK_FORMAT_VERSION, doc.id, doc.title, heading, text, *doc.urls,
+                                 *section.phrasings)).encode()
                 ).hexdigest()[:24]
                 chunks.append(
                     Chunk(
@@ -120,6 +134,8 @@ class Chunker:
                         text=text,
                         sentences=tuple(split_sentences(text)),
                         position=len(chunks),
+                        phrasings=section.phrasings,
+                        section=key,
                     )
                 )
         return chunks

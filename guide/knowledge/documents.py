@@ -15,6 +15,10 @@ FRAMEWORKS = ("2016", "2023")
 _ID_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 _PARTIAL_DATE_RE = re.compile(r"^\d{4}-\d{2}(-\d{2})?$")
 _HEADING_RE = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$", re.MULTILINE)
+# Parents' own ways of asking a section's question: a fenced block at the end of the section (knowledge/README.md).
+_PHRASINGS_RE = re.compile(r"^```parents-ask[ \t]*\n(.*?)^```[ \t]*$\n?", re.MULTILINE | re.DOTALL)
+NOTE_HEADING = "what we could not confirm"
+MIN_PHRASINGS, MAX_PHRASINGS, MAX_PHRASING_CHARS = 5, 12, 600
 
 
 class KnowledgeError(ValueError):
@@ -35,6 +39,21 @@ class Source:
 
 
 @dataclass(frozen=True)
+class Section:
+    """One heading and the text under it: the unit the guide answers with."""
+
+    heading: str
+    level: int
+    text: str  # the prose, without the parents-ask block
+    phrasings: tuple[str, ...] = ()
+
+    @property
+    def is_note(self) -> bool:
+        """The maintainers' "What we could not confirm" list: kept in the file, never used as an answer."""
+        return self.heading.strip().lower() == NOTE_HEADING
+
+
+@dataclass(frozen=True)
 class Document:
     id: str
     title: str
@@ -51,6 +70,11 @@ class Document:
     framework: str = ""
     outcome: str = ""
     topics: tuple[str, ...] = field(default_factory=tuple)
+    sections: tuple[Section, ...] = ()
+
+    @property
+    def answer_sections(self) -> tuple[Section, ...]:
+        return tuple(s for s in self.sections if not s.is_note)
 
     @property
     def urls(self) -> list[str]:
@@ -135,6 +159,7 @@ def parse_document(path: Path, text: str | None = None) -> Document | None:
     if not body.strip():
         raise KnowledgeError(path, "body", "the document has no text after the front matter")
     _check_sections(body, path)
+    sections = parse_sections(body, path)
     extra: dict = {}
     if kind == "inspection":
         extra["area"] = _require_str(meta, "area", path)
@@ -157,8 +182,9 @@ def parse_document(path: Path, text: str | None = None) -> Document | None:
         summary=_require_str(meta, "summary", path),
         sources=tuple(sources),
         last_reviewed=_date_str(meta, "last_reviewed", path),
-        body=body.strip() + "\n",
+        body=_PHRASINGS_RE.sub("", body).strip() + "\n",
         path=path,
+        sections=sections,
         aliases=tuple(aliases),
         topics=tuple(topics),
         **extra,
@@ -178,6 +204,48 @@ def _check_sections(body: str, path: Path) -> None:
         section = body[match.end() : end]
         if not _HEADING_RE.sub("", section).strip():
             raise KnowledgeError(path, "body", f"section {match.group(2)!r} is empty")
+
+
+def parse_sections(body: str, path: Path) -> tuple[Section, ...]:
+    """Split a body into sections and check each answer section's parents-ask block (knowledge/README.md)."""
+    matches = list(_HEADING_RE.finditer(body))
+    if not matches:
+        raise KnowledgeError(path, "body", "has no headings: every answer is a section under a '## question' heading")
+    if _PHRASINGS_RE.sub("", body[: matches[0].start()]).strip():
+        raise KnowledgeError(path, "body", "has text before its first heading: put it under a heading")
+    sections: list[Section] = []
+    seen: dict[str, str] = {}
+    for i, match in enumerate(matches):
+        heading = match.group(2).strip()
+        raw = body[match.end() : matches[i + 1].start() if i + 1 < len(matches) else len(body)]
+        blocks = _PHRASINGS_RE.findall(raw)
+        text = _PHRASINGS_RE.sub("", raw).strip()
+        where = f"section {heading!r}"
+        if heading.lower() == NOTE_HEADING:
+            if blocks:
+                raise KnowledgeError(path, where, "is the maintainers' note: it takes no parents-ask block")
+            sections.append(Section(heading, len(match.group(1)), text))
+            continue
+        if len(blocks) != 1:
+            raise KnowledgeError(path, where, f"needs one ```parents-ask block at its end, found {len(blocks)} "
+                                 f"(see knowledge/README.md)")
+        if raw.strip()[-3:] != "```":
+            raise KnowledgeError(path, where, "its parents-ask block must be the last thing in the section")
+        lines = [ln.strip() for ln in blocks[0].splitlines() if ln.strip()]
+        if not MIN_PHRASINGS <= len(lines) <= MAX_PHRASINGS:
+            raise KnowledgeError(path, where, f"has {len(lines)} parents' phrasings; write {MIN_PHRASINGS} to "
+                                 f"{MAX_PHRASINGS}, one per line")
+        for line in lines:
+            if len(line) > MAX_PHRASING_CHARS:
+                raise KnowledgeError(path, where, f"a phrasing is {len(line)} characters long (at most "
+                                     f"{MAX_PHRASING_CHARS}): {line[:60]!r}...")
+            key = " ".join(line.lower().split())
+            if key in seen:
+                raise KnowledgeError(path, where, f"the phrasing {line[:60]!r} is already used in section "
+                                     f"{seen[key]!r}")
+            seen[key] = heading
+        sections.append(Section(heading, len(match.group(1)), text, tuple(lines)))
+    return tuple(sections)
 
 
 def load_documents(knowledge_dir: Path) -> list[Document]:
