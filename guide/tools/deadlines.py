@@ -396,8 +396,8 @@ def _ombudsman(on: dt.date, extra: dict, kind: str) -> list[Deadline]:
     return [Deadline("ombudsman", "Your complaint must reach the Local Government and Social Care Ombudsman",
                      months(on, 12) - dt.timedelta(days=1), "within 12 months beginning with the day you first knew "
                      "of the problem", "Local Government Act 1974, section 26B", "https://www.legislation.gov.uk/"
-                     "ukpga/1974/7/section/26B", "The Ombudsman may accept a later complaint (s26B(3)), but do not rely "
-                     "on it. It normally expects you to finish the council's own complaints procedure first.",
+                     "ukpga/1974/7/section/26B", "The Ombudsman may accept a later complaint (s26B(3)), but do "
+                     "not rely on it. It normally expects you to finish the council's own complaints procedure first.",
                      "The day you first knew counts, so the 12 months end the day before the same date next year.")]
 
 
@@ -449,8 +449,8 @@ class ParsedDate:
 _YEAR = re.compile(r"\b(19|20)\d{2}\b|\b\d{1,2}[/.-]\d{1,2}[/.-]\d{2}\b")
 _RELATIVE = re.compile(r"\b(today|yesterday|tomorrow|ago|last|next|this)\b", re.I)
 _MONTHS = r"(jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*"
-_ABSOLUTE = re.compile(rf"\b\d{{1,2}}\s*(st|nd|rd|th)?\s*(of\s+)?{_MONTHS}\b|\b\d{{1,2}}[/.-]\d{{1,2}}\b|\b{_MONTHS}\s+\d{{1,2}}\b",
-                       re.I)
+_ABSOLUTE = re.compile(rf"\b\d{{1,2}}\s*(st|nd|rd|th)?\s*(of\s+)?{_MONTHS}\b|\b\d{{1,2}}[/.-]\d{{1,2}}\b"
+                       rf"|\b{_MONTHS}\s+\d{{1,2}}\b", re.I)
 _NEXT_WEEKDAY = re.compile(r"\bnext\s+(monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b", re.I)
 _WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 # A date with no year whose nearer reading is more than this far from today could as well be the other year's.
@@ -558,8 +558,8 @@ def _what_now(d: Deadline, today: dt.date) -> str:
         return "Contact the mediation adviser now, and check your appeal date below."
     if d.key == "review-report":
         return "Ask the school or council for the report in writing."
-    return ("The council has missed this legal deadline unless a lawful exception applies. Write to the council quoting "
-            "the regulation and asking when it will act; if that fails, complain, then go to the Local Government "
+    return ("The council has missed this legal deadline unless a lawful exception applies. Write to the council "
+            "quoting the regulation and asking when it will act; if that fails, complain, then go to the Local Government "
             "and Social Care Ombudsman (or ask a solicitor about judicial review).")
 
 
