@@ -13,6 +13,7 @@ from .answer.areas import AreaFinder
 from .answer.compose import ExtractiveComposer
 from .answer.confidence import TermCoverage
 from .answer.conversation import KNOWN_ABBREVIATIONS
+from .answer.deadlines_step import Deadlines, DeadlinesReply
 from .answer.pipeline import Check, Compose, Guard, Pipeline, Rephrase, Retrieve, Route, Sanitise
 from .answer.retrieval import HybridRetriever
 from .config import Config
@@ -158,12 +159,14 @@ class Guide:
         self.pipeline = Pipeline([
             Sanitise(self.config.max_message_chars),
             Guard(),
+            Deadlines(self.config.today),
             Rephrase(self.embedder.embed_query, self.embedder.embed),
             Route(AreaFinder(areas)),
             Retrieve(self.retriever, self.config.top_k),
             Compose(composer, self.store, self.config.min_passage_score,
                     TermCoverage(set(self.store.bm25.vocab_dict), _stemmer(), KNOWN_ABBREVIATIONS),
                     self.config.min_score_with_unknown_words),
+            DeadlinesReply(),
             Check(),
         ])
 
