@@ -546,6 +546,37 @@ def work_out(event: str, on: dt.date, today: dt.date, extra: dict[str, dt.date] 
     return Result(event, on, today, compute(event, on, today, extra, kind), dict(extra or {}), kind)
 
 
+def from_text(event: str, date: str, today: dt.date, extra: dict[str, str] | None = None, kind: str = "") -> Result:
+    """The form's and the API's way in: dates as the parent typed them. Raises DateError naming the field that is
+    wrong, or asking which date was meant."""
+    if event not in EVENTS:
+        raise DateError(f"event: {event!r} is not one the guide knows; use one of {', '.join(EVENTS)}")
+    ev = EVENTS[event]
+    allowed = dict(ev.extras)
+    parsed_extra: dict[str, dt.date] = {}
+    for name, text in (extra or {}).items():
+        if not str(text or "").strip():
+            continue
+        if name not in allowed:
+            raise DateError(f"extra.{name}: {event!r} takes no date called {name!r}; it takes "
+                            f"{', '.join(allowed) or 'no further dates'}")
+        parsed_extra[name] = _one(f"extra.{name}", str(text), today, False)
+    kinds = dict(ev.kinds)
+    if kinds and kind not in kinds:
+        raise DateError(f"kind: {event!r} needs one of {', '.join(kinds)}")
+    return work_out(event, _one("date", date, today, ev.may_be_future), today, parsed_extra, kind)
+
+
+def _one(name: str, text: str, today: dt.date, may_be_future: bool) -> dt.date:
+    try:
+        parsed = parse_date(text, today, may_be_future)
+    except DateError as exc:
+        raise DateError(f"{name}: {exc}") from None
+    if parsed.date is None:
+        raise DateError(f"{name}: {parsed.question}")
+    return parsed.date
+
+
 def _what_now(d: Deadline, today: dt.date) -> str:
     if d.key == "appeal":
         return ("You may still ask the Tribunal to accept a late appeal: send it now and explain why it is late. Get "
@@ -559,8 +590,8 @@ def _what_now(d: Deadline, today: dt.date) -> str:
     if d.key == "review-report":
         return "Ask the school or council for the report in writing."
     return ("The council has missed this legal deadline unless a lawful exception applies. Write to the council "
-            "quoting the regulation and asking when it will act; if that fails, complain, then go to the Local Government "
-            "and Social Care Ombudsman (or ask a solicitor about judicial review).")
+            "quoting the regulation and asking when it will act; if that fails, complain, then go to the Local "
+            "Government and Social Care Ombudsman (or ask a solicitor about judicial review).")
 
 
 def render(result: Result) -> str:
