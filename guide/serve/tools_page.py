@@ -23,8 +23,8 @@ def work_out(guide_today: str, event: str, date: str, kind: str, *extra_values: 
     if not event:
         return "Choose what happened first."
     try:
-        result = dates.from_text(event, date, clock.today(guide_today), dict(zip(EXTRA_NAMES, extra_values)),
-                                 kind or "")
+        extra = dict(zip(EXTRA_NAMES, extra_values, strict=True))
+        result = dates.from_text(event, date, clock.today(guide_today), extra, kind or "")
     except dates.DateError as exc:
         field, _, problem = str(exc).partition(": ")
         where = {"date": "the date box"}.get(field, _EXTRA_LABELS.get(field.removeprefix("extra."), field))
