@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from .answer.areas import AreaFinder
 from .answer.compose import SectionComposer
+from .answer.deadlines_step import Deadlines, DeadlinesReply
 from .answer.pipeline import Check, Compose, Guard, Pipeline, Rephrase, Retrieve, Route, Sanitise
 from .answer.retrieval import HybridRetriever
 from .config import Config
@@ -156,10 +157,12 @@ class Guide:
         self.pipeline = Pipeline([
             Sanitise(self.config.max_message_chars),
             Guard(),
+            Deadlines(self.config.today),
             Rephrase(self.embedder.embed, self.abbreviations),
             Route(AreaFinder(areas)),
             Retrieve(self.retriever, self.config.top_k),
             Compose(SectionComposer(), self.config.min_passage_score, self.config.clarify_below),
+            DeadlinesReply(),
             Check(),
         ])
 

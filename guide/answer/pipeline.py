@@ -65,6 +65,7 @@ class Context:
     notes: list[str] = field(default_factory=list)
     hits: list[Hit] = field(default_factory=list)
     reply: Reply | None = None
+    deadlines: list = field(default_factory=list)  # the parent's own dates (deadlines_step.Finding)
     timings: dict[str, float] = field(default_factory=dict)
 
     def finish(self, behaviour: str, reason: str, text: str) -> None:
@@ -319,7 +320,7 @@ class Pipeline:
                       history=validate_history(history))
         start = time.perf_counter()
         for step in self.steps:
-            if ctx.reply is not None and step.name != "check":
+            if ctx.reply is not None and step.name != "check" and not getattr(step, "after_reply", False):
                 continue
             t = time.perf_counter()
             step(ctx)

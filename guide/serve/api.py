@@ -1,6 +1,7 @@
 """The server: a FastAPI app with the JSON API for support staff and the Gradio pages mounted on it.
 
     POST /api/ask     {"question": "...", "history": [{"role": "user", "content": "..."}, ...]} -> the reply
+    POST /api/deadlines {"event": "decision-letter", "date": "1 October 2026", "extra": {...}} -> {deadlines, text}
     GET  /api/health  -> {"status": "ok", ...}
     /                 the parent's page;  /embed/  the compact page for other sites;  /gradio.js  the web component
     /docs             OpenAPI documentation (FastAPI)
@@ -20,6 +21,8 @@ from starlette.concurrency import run_in_threadpool
 
 from ..config import Config
 from ..reply import Citation
+from ..tools import clock
+from ..tools import deadlines as dates
 from . import web
 from .feedback import FeedbackStore
 from .limits import RateLimiter, too_long_message
@@ -50,6 +53,19 @@ class AskResponse(BaseModel):
     retrieved: list[str]
     query: str
     timings: dict[str, float]
+
+
+class DeadlinesRequest(BaseModel):
+    event: str = Field(description="One of: " + ", ".join(dates.EVENTS))
+    date: str = Field(max_length=100, description="The event's date as written, e.g. '1 October 2026', '1/10/2026'")
+    extra: dict[str, str] = Field(default_factory=dict, description="Further dates by name, e.g. "
+                                  "{'mediation_certificate': '29 November 2026'}")
+    kind: str = Field("", description="For a tribunal order or a phase transfer: which kind")
+
+
+class DeadlinesResponse(BaseModel):
+    deadlines: list[dict]
+    text: str = Field(description="Markdown: the event understood, then each date with its legal basis (URL)")
 
 
 class ErrorOut(BaseModel):
@@ -87,6 +103,14 @@ def create_app(guide: Guide, config: Config | None = None, feedback: FeedbackSto
         history = [m.model_dump() for m in body.history]
         reply = await run_in_threadpool(guide.ask, body.question, history)
         return reply.to_dict()
+
+    @app.post("/api/deadlines", response_model=DeadlinesResponse, responses={422: {"model": ErrorOut}})
+    def deadlines(body: DeadlinesRequest):
+        try:
+            result = dates.from_text(body.event, body.date, clock.today(config.today), body.extra, body.kind)
+        except dates.DateError as exc:
+            return JSONResponse({"error": str(exc)}, status_code=422)
+        return {"deadlines": result.to_dicts(), "text": result.markdown()}
 
     @app.get("/gradio.js", include_in_schema=False)
     def gradio_js() -> FileResponse:
