@@ -13,6 +13,7 @@ from .answer.areas import AreaFinder
 from .answer.compose import ExtractiveComposer
 from .answer.confidence import TermCoverage
 from .answer.conversation import KNOWN_ABBREVIATIONS
+from .answer.letters_step import Letters
 from .answer.pipeline import Check, Compose, Guard, Pipeline, Rephrase, Retrieve, Route, Sanitise
 from .answer.retrieval import HybridRetriever
 from .config import Config
@@ -20,10 +21,12 @@ from .index.build import BuildReport, IndexBuilder
 from .index.embeddings import Embedder
 from .index.layout import IndexMissingError, _stemmer, prune_local_server_builds, read_server_manifest
 from .index.store import IndexStore
+from .knowledge.authorities import load_authorities_if_present
 from .knowledge.chunking import Chunker
 from .knowledge.documents import Document, load_documents
 from .offline import set_offline_switches
 from .reply import Reply
+from .tools.letters import LetterBook
 
 if TYPE_CHECKING:
     from .answer.langchain_retriever import GuideRetriever
@@ -43,6 +46,9 @@ class Guide:
         self.embedder = embedder or Embedder(config.embedding_model, config.embedding_sha256,
                                              config.embedding_batch_size, runtime=config.embedding_runtime,
                                              cache_dir=config.data_dir / "cache")
+        # Small knowledge files read once: the councils of England, and the model letters.
+        self.authorities = load_authorities_if_present(config.knowledge_dir)
+        self.letters = LetterBook.load(config.knowledge_dir)
         self._lock = threading.Lock()
         self._refresh_lock = threading.Lock()
         # Answering is CPU work: more questions at once than cores only makes every one slower and lets some
@@ -155,15 +161,17 @@ class Guide:
         self.retriever = HybridRetriever(self.store, self.config.candidates, self.config.rrf_k)
         composer = ExtractiveComposer(_stemmer(), max_sentences=self.config.max_answer_sentences,
                                       idf=self.store.idf, default_idf=self.store.default_idf)
+        self.area_finder = AreaFinder(areas, self.authorities)
         self.pipeline = Pipeline([
             Sanitise(self.config.max_message_chars),
             Guard(),
             Rephrase(self.embedder.embed_query, self.embedder.embed),
-            Route(AreaFinder(areas)),
+            Route(self.area_finder),
             Retrieve(self.retriever, self.config.top_k),
             Compose(composer, self.store, self.config.min_passage_score,
                     TermCoverage(set(self.store.bm25.vocab_dict), _stemmer(), KNOWN_ABBREVIATIONS),
                     self.config.min_score_with_unknown_words),
+            Letters(self.letters, self.area_finder),
             Check(),
         ])
 

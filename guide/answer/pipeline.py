@@ -138,7 +138,7 @@ class Route:
         if known:
             ctx.prefer_docs = tuple(d for a in known for d in a.doc_ids)
         elif unknown and local:
-            verdict = guards.unknown_area_verdict(unknown[0].name)
+            verdict = self.finder.verdict(unknown[0])  # never another area's findings
             ctx.finish(verdict.behaviour, verdict.reason, verdict.text)
         elif unknown:
             ctx.notes.append(
@@ -245,7 +245,7 @@ class Pipeline:
                       history=validate_history(history))
         start = time.perf_counter()
         for step in self.steps:
-            if ctx.reply is not None and step.name != "check":
+            if ctx.reply is not None and step.name != "check" and not getattr(step, "after_reply", False):
                 continue
             t = time.perf_counter()
             step(ctx)

@@ -1,0 +1,1 @@
+"""The guide's tools: statutory dates and model letters."""
