@@ -1,6 +1,7 @@
 """The server: a FastAPI app with the JSON API for support staff and the Gradio pages mounted on it.
 
     POST /api/ask     {"question": "...", "history": [{"role": "user", "content": "..."}, ...]} -> the reply
+    POST /api/letters {} -> the model letters;  {"id" or "request", "values", "format"} -> one letter filled
     GET  /api/health  -> {"status": "ok", ...}
     /                 the parent's page;  /embed/  the compact page for other sites;  /gradio.js  the web component
     /docs             OpenAPI documentation (FastAPI)
@@ -50,6 +51,15 @@ class AskResponse(BaseModel):
     retrieved: list[str]
     query: str
     timings: dict[str, float]
+    letter: dict | None = None  # a model letter offered for the question (see POST /api/letters)
+
+
+class LettersRequest(BaseModel):
+    id: str | None = Field(default=None, description="A letter's id; leave out to list the letters")
+    request: str | None = Field(default=None, max_length=2000,
+                                description="Or what the parent wants to write, to pick the letter")
+    values: dict[str, str] = Field(default_factory=dict, description="What the parent fills in, by field name")
+    format: Literal["json", "text", "docx"] = "json"
 
 
 class ErrorOut(BaseModel):
@@ -87,6 +97,33 @@ def create_app(guide: Guide, config: Config | None = None, feedback: FeedbackSto
         history = [m.model_dump() for m in body.history]
         reply = await run_in_threadpool(guide.ask, body.question, history)
         return reply.to_dict()
+
+    @app.post("/api/letters", responses={404: {"model": ErrorOut}, 422: {"model": ErrorOut}})
+    def letters(body: LettersRequest):
+        """List the model letters, or fill one. Nothing sent here is stored or logged."""
+        from fastapi.responses import Response
+
+        from ..tools.letters import to_docx
+
+        book = guide.letters
+        if not body.id and not body.request:
+            return {"letters": book.catalogue()}
+        letter = book.get(body.id) if body.id else book.pick(body.request or "")
+        if letter is None:
+            known = ", ".join(x.id for x in book)
+            return JSONResponse({"error": f"No letter matches that; the letters are: {known}."}, status_code=404)
+        try:
+            filled = book.fill(letter, body.values)
+        except ValueError as exc:
+            return JSONResponse({"error": str(exc)}, status_code=422)
+        if body.format == "text":
+            return Response(filled.text, media_type="text/plain; charset=utf-8",
+                            headers={"Content-Disposition": f'attachment; filename="{letter.id}.txt"'})
+        if body.format == "docx":
+            return Response(to_docx(letter.title, filled.text),
+                            media_type="application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+                            headers={"Content-Disposition": f'attachment; filename="{letter.id}.docx"'})
+        return filled.to_dict()
 
     @app.get("/gradio.js", include_in_schema=False)
     def gradio_js() -> FileResponse:
