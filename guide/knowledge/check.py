@@ -74,8 +74,9 @@ def run_check(knowledge_dir: Path, as_json: bool = False, min_median: float = 60
         print(f"\n{len(rows)} documents valid. Median Flesch reading ease: {median:.1f} (target {min_median:.0f}+).")
         letters = load_letters(knowledge_dir)
         councils = load_authorities_if_present(knowledge_dir)
-        print(f"{len(letters)} model letters valid." + (
-            f" {len(councils.authorities)} local authorities valid (source: {councils.source.url})." if councils else ""))
+        councils_line = (f" {len(councils.authorities)} local authorities valid (source: {councils.source.url})."
+                         if councils else "")
+        print(f"{len(letters)} model letters valid.{councils_line}")
     if median < min_median:
         print(f"FAIL median Flesch reading ease {median:.1f} is below {min_median:.0f}")
         return 1

@@ -116,8 +116,18 @@ class LetterBook:
                  "fields": [{"name": f.name, "label": f.label} for f in x.fields]} for x in self.letters]
 
     def pick(self, request: str) -> Letter | None:
-        """The letter whose "when to use" phrasing is nearest the request, if any is near enough."""
-        words = _words(request)
+        """The letter whose "when to use" phrasing is nearest the request, if any is near enough.
+
+        The sentence that asks for the letter ("can you help me write a letter chasing the council?") decides
+        first; the whole message only when that sentence alone does not say which letter."""
+        sentences = [x for x in re.split(r"(?<=[.!?])\s+", request or "") if wants_letter(x)]
+        for text in ([" ".join(sentences)] if sentences else []) + [request or ""]:
+            letter = self._nearest(_words(text))
+            if letter is not None:
+                return letter
+        return None
+
+    def _nearest(self, words: str) -> Letter | None:
         if not words:
             return None
         scored = []
