@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from .answer.areas import AreaFinder
 from .answer.compose import SectionComposer
 from .answer.deadlines_step import Deadlines, DeadlinesReply
+from .answer.letters_step import Letters
 from .answer.pipeline import Check, Compose, Guard, Pipeline, Rephrase, Retrieve, Route, Sanitise
 from .answer.retrieval import HybridRetriever
 from .config import Config
@@ -20,10 +21,12 @@ from .index.embeddings import Embedder
 from .index.layout import IndexMissingError, prune_local_server_builds, read_server_manifest
 from .index.store import IndexStore
 from .knowledge.abbreviations import load_abbreviations
+from .knowledge.authorities import load_authorities_if_present
 from .knowledge.chunking import Chunker
 from .knowledge.documents import Document, load_documents
 from .offline import set_offline_switches
 from .reply import Reply
+from .tools.letters import LetterBook
 
 if TYPE_CHECKING:
     from .answer.langchain_retriever import GuideRetriever
@@ -43,6 +46,9 @@ class Guide:
         self.embedder = embedder or Embedder(config.embedding_model, config.embedding_sha256,
                                              config.embedding_batch_size, runtime=config.embedding_runtime,
                                              cache_dir=config.data_dir / "cache")
+        # Small knowledge files read once: the councils of England, and the model letters.
+        self.authorities = load_authorities_if_present(config.knowledge_dir)
+        self.letters = LetterBook.load(config.knowledge_dir)
         self._lock = threading.Lock()
         self._refresh_lock = threading.Lock()
         # Answering is CPU work: more questions at once than cores only makes every one slower and lets some
@@ -154,15 +160,17 @@ class Guide:
         for alias, doc_ids in self.store.manifest.get("aliases", {}).items():
             areas[alias.lower()] = tuple(doc_ids)
         self.retriever = HybridRetriever(self.store, self.config.candidates, self.config.rrf_k)
+        self.area_finder = AreaFinder(areas, self.authorities)
         self.pipeline = Pipeline([
             Sanitise(self.config.max_message_chars),
             Guard(),
             Deadlines(self.config.today),
             Rephrase(self.embedder.embed, self.abbreviations),
-            Route(AreaFinder(areas)),
+            Route(self.area_finder),
             Retrieve(self.retriever, self.config.top_k),
             Compose(SectionComposer(), self.config.min_passage_score, self.config.clarify_below),
             DeadlinesReply(),
+            Letters(self.letters, self.area_finder),
             Check(),
         ])
 

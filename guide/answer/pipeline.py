@@ -168,7 +168,7 @@ class Route:
         if known:
             ctx.prefer_docs = tuple(d for a in known for d in a.doc_ids)
         elif unknown and local:
-            verdict = guards.unknown_area_verdict(unknown[0].name)
+            verdict = self.finder.verdict(unknown[0])  # never another area's findings
             ctx.finish(verdict.behaviour, verdict.reason, verdict.text)
         elif unknown:
             ctx.notes.append(

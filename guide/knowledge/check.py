@@ -7,7 +7,9 @@ import re
 import statistics
 from pathlib import Path
 
+from .authorities import load_authorities_if_present
 from .documents import KnowledgeError, load_documents
+from .letters import load_letters
 
 _MARKUP = re.compile(r"^#+\s*|\*\*|__|`|\[(.*?)\]\([^)]*\)", re.MULTILINE)
 
@@ -42,6 +44,9 @@ def readability(markdown: str) -> float:
 def check(knowledge_dir: Path) -> list[dict]:
     """Validate (raises KnowledgeError naming the file and field) and score every document."""
     docs = load_documents(knowledge_dir)
+    # The model letters and the list of councils are not indexed, but a maintainer edits them too.
+    load_letters(knowledge_dir)
+    load_authorities_if_present(knowledge_dir)
     rows = []
     for doc in docs:
         rows.append({
@@ -67,6 +72,11 @@ def run_check(knowledge_dir: Path, as_json: bool = False, min_median: float = 60
         for r in sorted(rows, key=lambda r: r["flesch"]):
             print(f"{r['id']:<{width}}  {r['kind']:<10}  {r['words']:>5}  {r['sources']:>7}  {r['flesch']:>6.1f}")
         print(f"\n{len(rows)} documents valid. Median Flesch reading ease: {median:.1f} (target {min_median:.0f}+).")
+        letters = load_letters(knowledge_dir)
+        councils = load_authorities_if_present(knowledge_dir)
+        councils_line = (f" {len(councils.authorities)} local authorities valid (source: {councils.source.url})."
+                         if councils else "")
+        print(f"{len(letters)} model letters valid.{councils_line}")
     if median < min_median:
         print(f"FAIL median Flesch reading ease {median:.1f} is below {min_median:.0f}")
         return 1

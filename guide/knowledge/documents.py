@@ -11,6 +11,7 @@ from urllib.parse import urlparse
 import yaml
 
 KINDS = ("guidance", "inspection")
+NOT_DOCUMENTS = ("letters", "data")  # top-level knowledge folders that hold no answer text
 FRAMEWORKS = ("2016", "2023")
 _ID_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 _PARTIAL_DATE_RE = re.compile(r"^\d{4}-\d{2}(-\d{2})?$")
@@ -256,6 +257,8 @@ def load_documents(knowledge_dir: Path) -> list[Document]:
     docs: list[Document] = []
     seen: dict[str, Path] = {}
     for path in sorted(knowledge_dir.rglob("*.md")):
+        if path.relative_to(knowledge_dir).parts[0] in NOT_DOCUMENTS:
+            continue  # model letters and data files are validated by their own loaders and never indexed
         doc = parse_document(path)
         if doc is None:
             continue

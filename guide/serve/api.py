@@ -2,6 +2,7 @@
 
     POST /api/ask     {"question": "...", "history": [{"role": "user", "content": "..."}, ...]} -> the reply
     POST /api/deadlines {"event": "decision-letter", "date": "1 October 2026", "extra": {...}} -> {deadlines, text}
+    POST /api/letters {} -> the model letters;  {"id" or "request", "values", "format"} -> one letter filled
     GET  /api/health  -> {"status": "ok", ...}
     /                 the parent's page;  /embed/  the compact page for other sites;  /gradio.js  the web component
     /docs             OpenAPI documentation (FastAPI)
@@ -53,6 +54,15 @@ class AskResponse(BaseModel):
     retrieved: list[str]
     query: str
     timings: dict[str, float]
+    letter: dict | None = None  # a model letter offered for the question (see POST /api/letters)
+
+
+class LettersRequest(BaseModel):
+    id: str | None = Field(default=None, description="A letter's id; leave out to list the letters")
+    request: str | None = Field(default=None, max_length=2000,
+                                description="Or what the parent wants to write, to pick the letter")
+    values: dict[str, str] = Field(default_factory=dict, description="What the parent fills in, by field name")
+    format: Literal["json", "text", "docx"] = "json"
 
 
 class DeadlinesRequest(BaseModel):
@@ -111,6 +121,32 @@ def create_app(guide: Guide, config: Config | None = None, feedback: FeedbackSto
         except dates.DateError as exc:
             return JSONResponse({"error": str(exc)}, status_code=422)
         return {"deadlines": result.to_dicts(), "text": result.markdown()}
+    @app.post("/api/letters", responses={404: {"model": ErrorOut}, 422: {"model": ErrorOut}})
+    def letters(body: LettersRequest):
+        """List the model letters, or fill one. Nothing sent here is stored or logged."""
+        from fastapi.responses import Response
+
+        from ..tools.letters import to_docx
+
+        book = guide.letters
+        if not body.id and not body.request:
+            return {"letters": book.catalogue()}
+        letter = book.get(body.id) if body.id else book.pick(body.request or "")
+        if letter is None:
+            known = ", ".join(x.id for x in book)
+            return JSONResponse({"error": f"No letter matches that; the letters are: {known}."}, status_code=404)
+        try:
+            filled = book.fill(letter, body.values)
+        except ValueError as exc:
+            return JSONResponse({"error": str(exc)}, status_code=422)
+        if body.format == "text":
+            return Response(filled.text, media_type="text/plain; charset=utf-8",
+                            headers={"Content-Disposition": f'attachment; filename="{letter.id}.txt"'})
+        if body.format == "docx":
+            return Response(to_docx(letter.title, filled.text),
+                            media_type="application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+                            headers={"Content-Disposition": f'attachment; filename="{letter.id}.docx"'})
+        return filled.to_dict()
 
     @app.get("/gradio.js", include_in_schema=False)
     def gradio_js() -> FileResponse:
