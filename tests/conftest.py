@@ -39,7 +39,11 @@ def guide(config, embedder):
     return Guide(config, embedder=embedder)
 
 
-def write_doc(folder: Path, name: str, front: str, body: str = "## What is this?\n\nSome text here.\n") -> Path:
+PHRASINGS = "```parents-ask\nwhat is this thing\nwhat does this mean\ncan someone explain this to me\nno idea what this is, help\nis this something i need to know about\n```\n"
+BODY = "## What is this?\n\nSome text here.\n\n" + PHRASINGS
+
+
+def write_doc(folder: Path, name: str, front: str, body: str = BODY) -> Path:
     path = folder / name
     path.write_text(f"---\n{front.strip()}\n---\n\n{body}", encoding="utf-8")
     return path

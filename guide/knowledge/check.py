@@ -7,6 +7,7 @@ import re
 import statistics
 from pathlib import Path
 
+from .abbreviations import load_abbreviations
 from .authorities import load_authorities_if_present
 from .documents import KnowledgeError, load_documents
 from .letters import load_letters
@@ -47,12 +48,14 @@ def check(knowledge_dir: Path) -> list[dict]:
     # The model letters and the list of councils are not indexed, but a maintainer edits them too.
     load_letters(knowledge_dir)
     load_authorities_if_present(knowledge_dir)
+    load_abbreviations(knowledge_dir)
     rows = []
     for doc in docs:
         rows.append({
             "id": doc.id, "kind": doc.kind, "path": str(doc.path), "sources": len(doc.sources),
             "words": len(plain_text(doc.body).split()), "flesch": round(readability(doc.body), 1),
-            "last_reviewed": doc.last_reviewed,
+            "last_reviewed": doc.last_reviewed, "sections": len(doc.answer_sections),
+            "phrasings": sum(len(s.phrasings) for s in doc.answer_sections),
         })
     return rows
 
@@ -72,6 +75,8 @@ def run_check(knowledge_dir: Path, as_json: bool = False, min_median: float = 60
         for r in sorted(rows, key=lambda r: r["flesch"]):
             print(f"{r['id']:<{width}}  {r['kind']:<10}  {r['words']:>5}  {r['sources']:>7}  {r['flesch']:>6.1f}")
         print(f"\n{len(rows)} documents valid. Median Flesch reading ease: {median:.1f} (target {min_median:.0f}+).")
+        print(f"{sum(r['sections'] for r in rows)} answer sections, every one with its parents' phrasings "
+              f"({sum(r['phrasings'] for r in rows)} in all).")
         letters = load_letters(knowledge_dir)
         councils = load_authorities_if_present(knowledge_dir)
         councils_line = (f" {len(councils.authorities)} local authorities valid (source: {councils.source.url})."

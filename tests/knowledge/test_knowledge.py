@@ -100,3 +100,58 @@ def test_knowledge_check_cli_fails_on_a_broken_file(tmp_path, capsys):
     assert "bad.md" in out and "kind" in out
     assert main(["--knowledge-dir", str(ROOT / "knowledge"), "knowledge", "check"]) == 0
     assert "Median Flesch" in capsys.readouterr().out
+
+
+def _body(lines: list[str], extra: str = "") -> str:
+    block = "```parents-ask\n" + "\n".join(lines) + "\n```\n"
+    return f"## Can I ask for an assessment myself?\n\nYes, you can ask the council yourself.\n\n{block}{extra}"
+
+
+FIVE = ["can i apply myself", "do i need the school to ask", "DS school wont apply, can i?",
+        "who can request an EHCNA", "is it only the SENCO who can ask the LA"]
+
+
+def test_sections_carry_their_phrasings_which_never_reach_the_text(tmp_path):
+    note = "\n## What we could not confirm\n\nWhether the council's form is required.\n"
+    write_doc(tmp_path, "a.md", GOOD_FRONT.format(id="doc-a"), _body(FIVE, note))
+    doc = load_documents(tmp_path)[0]
+    assert [s.heading for s in doc.sections] == ["Can I ask for an assessment myself?", "What we could not confirm"]
+    assert doc.sections[0].phrasings == tuple(FIVE) and doc.sections[1].is_note
+    assert [s.heading for s in doc.answer_sections] == ["Can I ask for an assessment myself?"]
+    assert "parents-ask" not in doc.body and "can i apply myself" not in doc.sections[0].text
+
+
+@pytest.mark.parametrize(("lines", "extra", "problem"), [
+    (FIVE[:4], "", "4 parents' phrasings"),
+    (FIVE + [f"another way to ask number {i}" for i in range(8)], "", "13 parents' phrasings"),
+    (FIVE[:4] + ["x" * 601], "", "601 characters"),
+    (FIVE[:4] + [FIVE[0].upper()], "", "already used"),
+    (FIVE, "\nA sentence after the block.\n", "last thing"),
+    (FIVE, "\n## Second question?\n\nText with no phrasings.\n", "needs one ```parents-ask block"),
+    (FIVE, "\n## What we could not confirm\n\nx\n\n```parents-ask\n" + "\n".join(FIVE) + "\n```\n", "takes no"),
+])
+def test_phrasings_are_validated_naming_file_and_section(tmp_path, lines, extra, problem):
+    path = write_doc(tmp_path, "broken.md", GOOD_FRONT.format(id="doc-b"), _body(lines, extra))
+    with pytest.raises(KnowledgeError) as err:
+        load_documents(tmp_path)
+    assert err.value.path == path and err.value.field.startswith("section ") and problem in str(err.value)
+
+
+def test_every_answer_section_of_the_knowledge_base_has_phrasings():
+    docs = load_documents(ROOT / "knowledge")
+    sections = [s for d in docs for s in d.answer_sections]
+    assert len(sections) > 300
+    assert all(5 <= len(s.phrasings) <= 12 for s in sections)
+
+
+def test_abbreviations_file_is_valid_and_expands_whole_words(tmp_path):
+    from guide.knowledge.abbreviations import load_abbreviations
+
+    abbreviations = load_abbreviations(ROOT / "knowledge")
+    expanded = abbreviations.expand("DS has an EHCP, the LA said no")
+    assert "son" in expanded and "education health and care plan" in expanded and "council" in expanded
+    assert abbreviations.expand("she was late") == "she was late"  # "LA" is matched by case and as a word
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "abbreviations.yaml").write_text("source: x\nabbreviations:\n  - {abbreviation: LA}\n")
+    with pytest.raises(KnowledgeError, match="means"):
+        load_abbreviations(tmp_path)
