@@ -59,9 +59,17 @@ class Config:
     min_score_with_unknown_words: float = 0.55
     max_answer_sentences: int = 5
     max_message_chars: int = 2000
+    # Earlier messages (user and assistant each count one) a request may carry, and their total length; a request
+    # over either is refused with a message, never trimmed, so the guide never answers a conversation the parent
+    # does not see.
+    max_history_turns: int = 40
+    max_history_chars: int = 60_000
     rate_limit_per_minute: int = 20
     feedback_db_url: str = ""
     cors_origins: tuple[str, ...] = ()
+    # Proxies whose X-Forwarded-For / X-Forwarded-Proto the server believes (comma-separated addresses or
+    # networks, "*" for any). Empty trusts none: the client address is the connecting socket's.
+    forwarded_allow_ips: tuple[str, ...] = ()
     app_title: str = "SEND process guide"
     app_intro: str = (
         "Ask about SEN support, EHC needs assessments and plans, annual reviews, complaints and appeals, "
@@ -81,7 +89,7 @@ class Config:
             value = getattr(self, name)
             if isinstance(value, str):
                 object.__setattr__(self, name, Path(value).expanduser() if value else None)
-        for name in ("cors_origins", "app_examples"):
+        for name in ("cors_origins", "forwarded_allow_ips", "app_examples"):
             value = getattr(self, name)
             if isinstance(value, list):
                 object.__setattr__(self, name, tuple(value))
