@@ -71,6 +71,11 @@ class Config:
     # networks, "*" for any). Empty trusts none: the client address is the connecting socket's.
     forwarded_allow_ips: tuple[str, ...] = ()
     app_title: str = "SEND process guide"
+    # What link previews (WhatsApp, Facebook) and search results show; empty means the intro without Markdown.
+    app_description: str = ""
+    # The level of the embed's own heading (1-5): 1 inside an iframe, the level that fits the host page for the
+    # web component; the embed's section headings are one level below it.
+    embed_heading_level: int = 1
     app_intro: str = (
         "Ask about SEN support, EHC needs assessments and plans, annual reviews, complaints and appeals, "
         "and what an area SEND inspection means for your family in England."
@@ -93,6 +98,8 @@ class Config:
             value = getattr(self, name)
             if isinstance(value, list):
                 object.__setattr__(self, name, tuple(value))
+        if not 1 <= self.embed_heading_level <= 5:
+            raise ConfigError(f"GUIDE_EMBED_HEADING_LEVEL must be 1 to 5, got {self.embed_heading_level}")
         if self.data_dir is None:
             raise ConfigError("GUIDE_DATA_DIR must not be empty")
 

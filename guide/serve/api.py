@@ -70,6 +70,7 @@ def create_app(guide: Guide, config: Config | None = None, feedback: FeedbackSto
     # refused unless GUIDE_CORS_ORIGINS names the site.
     app.add_middleware(CORSMiddleware, allow_origins=list(config.cors_origins), allow_methods=["GET", "POST"],
                        allow_headers=["*"], allow_credentials=False)
+    app.add_middleware(web.PageMetadata, config=config)  # lang="en-GB", the configured title and description
     @app.exception_handler(RequestValidationError)
     async def malformed(request: Request, exc: RequestValidationError) -> JSONResponse:
         # FastAPI's default echoes the whole input back (up to the body's size); say only where and what.
@@ -113,7 +114,7 @@ def create_app(guide: Guide, config: Config | None = None, feedback: FeedbackSto
     for path, embed in (("/embed", True), ("/", False)):  # /embed first: the mount at / matches everything
         blocks = web.build_blocks(guide, config, feedback, limiter, embed=embed)
         gr.mount_gradio_app(app, blocks, path=path, footer_links=[], run_history=False, theme=theme, css=css,
-                            ssr_mode=False, pwa=False, mcp_server=False)
+                            show_error=False, ssr_mode=False, pwa=False, mcp_server=False)
     return app
 
 
