@@ -204,7 +204,7 @@ def notice_html(compact: bool = False) -> str:
                  f'<span class="visually-hidden">{NEW_TAB}</span></a>')
     if compact:
         return (f'<p class="notice compact">Information, not legal advice. Free, impartial help: your local '
-                f"SENDIASS or {help_link}. Please leave out names and contact details.</p>")
+                f"SENDIASS or {help_link}.</p>")
     return (
         '<div class="notice"><p><strong>This is information, not legal advice.</strong> Answers come from a '
         "checked set of sources and each one links to where it says so. Check the source before you act.</p>"
@@ -252,7 +252,7 @@ def build_blocks(guide: Guide, config: Config, feedback: FeedbackStore, limiter:
         with gr.Row(elem_classes="ask-row", equal_height=False):
             question = gr.Textbox(
                 label="Your question", lines=1, max_lines=6, elem_id="question", scale=5,  # lines=1: Enter sends
-                info="Enter sends it; Shift+Enter starts a new line.", autofocus=False,
+                info="Please leave out names and contact details.", autofocus=False,
             )
             ask = gr.Button("Ask", variant="primary", elem_id="ask", scale=0, min_width=88)
         # Suggestion buttons (in the conversation's HTML) put their question here and press ask-picked, so the
@@ -648,9 +648,11 @@ def theme() -> gr.themes.Base:
 
 
 CSS = """
-.gradio-container { max-width: 960px !important; margin: 0 auto; color: #0b0c0c; }
+.gradio-container { max-width: 960px !important; margin: 0 auto; color: #0b0c0c; padding-top: 4px !important;
+  padding-left: clamp(8px, 2.5vw, 32px) !important; padding-right: clamp(8px, 2.5vw, 32px) !important; }
 .site-header { border-bottom: 6px solid #1d70b8; padding: 4px 0 6px; margin: 0 0 4px; }
-.site-header h1 { font-size: 1.75rem; line-height: 1.2; margin: 0; color: #0b0c0c; }
+/* No @media for the banner and footer: Gradio scopes @media rules to <main>, and they sit outside it. */
+.site-header h1 { font-size: clamp(1.375rem, 6vw, 1.75rem); line-height: 1.2; margin: 0; color: #0b0c0c; }
 .embed-title { font-size: 1.375rem; margin: 0 0 4px; color: #0b0c0c; }
 .moved-out { display: none !important; }
 .intro p { font-size: 1.1875rem; line-height: 1.5; }
@@ -710,9 +712,14 @@ a:focus-visible { background: #ffdd00; color: #0b0c0c !important; text-decoratio
 footer:not(.site-footer) { display: none !important; }
 .site-footer { border-top: 2px solid #1d70b8; margin: 16px 0 0; padding: 8px 0; color: #505a5f;
   font-size: 0.95rem; max-width: 960px; }
+/* Phones: the question box and every example question on the first screen (320 x 568 and up). */
+main .column, main .form { gap: 4px !important; }
+.ask-row .block { padding: 6px 8px !important; }
 @media (max-width: 480px) {
-  .site-header h1 { font-size: 1.375rem; }
-  .gradio-container { padding: 0 8px !important; }
-  .examples .example { font-size: 0.95rem; }
+  .notice.compact { font-size: 0.875rem; }
+  .examples .example { font-size: 0.9375rem; padding: 2px 6px; line-height: 1.2; }
+  main.contain { padding-left: 0 !important; padding-right: 0 !important; }
+  .examples .section-heading { margin: 0; font-size: 1.125rem; }
+  .notice.compact { line-height: 1.25; }
 }
 """
