@@ -246,6 +246,7 @@ def build_blocks(guide: Guide, config: Config, feedback: FeedbackStore, limiter:
         gr.HTML(notice_html(compact=True))
         gr.HTML('<div id="announcer" role="status" aria-live="polite"></div>', js_on_load=None,
                 elem_classes="visually-hidden")  # not display:none: a live region must stay in the page
+        gr.HTML(f'<h{section} class="visually-hidden">Conversation</h{section}>')  # the turns' headings' parent
         conversation = gr.HTML("", elem_id="conversation", js_on_load=_PAGE_JS.replace("__KEY__", key))
         current = gr.HTML("", elem_id="current", js_on_load=_CURRENT_JS)  # the answer arriving now
         status = gr.HTML("", elem_id="status", js_on_load=None)
@@ -364,9 +365,10 @@ def build_blocks(guide: Guide, config: Config, feedback: FeedbackStore, limiter:
             except (ValueError, KeyError, TypeError, AttributeError, RequestRejected):
                 log.warning("a kept conversation could not be read; starting a new one")
                 return {status: _alert("Your earlier conversation could not be shown again, so a new one has "
-                                       "started."), saved: saved_json([], None), question: draft or ""}
-            shown = {conversation: render(kept), turns: kept, pending: failed, question: draft or "",
-                     saved: saved_json(kept, failed)}
+                                       "started."), saved: saved_json([], None)}
+            shown = {conversation: render(kept), turns: kept, pending: failed, saved: saved_json(kept, failed)}
+            if draft:  # only then: a parent may already be typing when this arrives
+                shown[question] = draft
             if failed:  # it was being answered when the page went away
                 shown[current] = turn_html(len(kept), failed, None, sources, state="interrupted", heading=speaker)
             if kept:
@@ -469,10 +471,19 @@ _INTERRUPTED_JS = """() => {
   return [];
 }"""
 
-# The answer arriving now: show its question and first line (not its end).
+# The answer arriving now: show its question and first line (not its end). A stream that stops (the server or
+# the connection gone; Gradio does not always report it as a failure) is marked incomplete after a quiet spell.
 _CURRENT_JS = """
 let shown = null;
+let changed = Date.now();
+setInterval(() => {
+  const turn = element.querySelector('.turn[data-state="streaming"]');
+  if (!turn) return;
+  const quiet = Date.now() - changed;
+  if (quiet > (turn.querySelector('.answer p') ? 6000 : 30000)) (__INTERRUPTED__)();
+}, 1000);
 watch('value', () => {
+  changed = Date.now();
   const turn = element.querySelector('.turn');
   if (turn && turn.id !== shown) {
     shown = turn.id;
@@ -481,7 +492,7 @@ watch('value', () => {
   }
   if (!turn) shown = null;
 });
-"""
+""".replace("__INTERRUPTED__", _INTERRUPTED_JS)
 
 # Installed once with the conversation: [n] -> its source card, suggestions, retry from a turn, the typed draft,
 # one announcement per finished answer, and the banner and footer moved outside <main>.
@@ -495,14 +506,20 @@ if (window.__gradio_mode__ === 'app') {  // the guide's own page or iframe, not 
   new MutationObserver(british).observe(html, {attributes: true, attributeFilter: ['lang']});
 }
 const main = root.querySelector('main');
-for (const [id, where] of [['site-header', 'before'], ['site-footer', 'after']]) {
-  const el = root.querySelector('#' + id);
-  if (el && main && !main.parentElement.querySelector(':scope > #' + id)) {
-    main[where](el);
+let frames = 0;
+const moveOut = () => {  // the footer may render a little after this script runs
+  let done = 0;
+  for (const [id, where] of [['site-header', 'before'], ['site-footer', 'after']]) {
+    const el = root.querySelector('#' + id);
+    if (el && main && el.closest('main')) {
+      el.closest('.block')?.classList.add('moved-out');
+      main[where](el);
+    }
+    if (el && !el.closest('main')) done++;
   }
-  const block = root.querySelector('#' + id + '-block');
-  if (block) block.closest('.block')?.classList.add('moved-out');
-}
+  if (done < 2 && frames++ < 300) requestAnimationFrame(moveOut);
+};
+if (root.querySelector('#site-header-block, #site-header')) moveOut();
 root.addEventListener('click', (event) => {
   const cite = event.target.closest('a.cite');
   if (cite) {
@@ -543,6 +560,15 @@ const announce = () => {
   if (region && answer) region.textContent = "The guide's answer: " + answer.innerText;
 };
 watch('value', announce);
+// Gradio's Radio gives Yes and No no group name: name the group once it is on the page.
+const nameRating = () => {
+  const group = root.querySelector('#rating');
+  if (group && !group.getAttribute('role')) {
+    group.setAttribute('role', 'radiogroup');
+    group.setAttribute('aria-label', 'Was the last answer helpful?');
+  }
+};
+new MutationObserver(nameRating).observe(root, {childList: true, subtree: true});
 if (window.__gradio_mode__ === 'app' && window.parent !== window) {
   // In an iframe: tell the host page how tall the embed is, so its snippet can size the iframe (README).
   const tell = () => window.parent.postMessage({sendGuideHeight: document.documentElement.scrollHeight}, '*');

@@ -338,7 +338,12 @@ def test_an_interrupted_answer_is_marked_incomplete_and_retry_asks_that_question
         assert "incomplete" in incomplete.inner_text()
         assert incomplete.get_by_role("button", name="Ask this question again").count() == 1
         server = _serve_in_process(config.data_dir, port)  # it comes back
-        page.reload()
+        for _ in range(3):  # Gradio may reload the page itself on reconnecting, at the same moment
+            try:
+                page.goto(f"http://127.0.0.1:{port}/")
+                break
+            except Exception:
+                page.wait_for_timeout(1000)
         page.locator("#conversation .turn").first.wait_for(timeout=30_000)
         assert "SENCO" in page.locator("#conversation .asked").first.inner_text()  # nothing lost
         again = page.locator('#current .turn[data-state="interrupted"]')
