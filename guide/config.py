@@ -61,10 +61,23 @@ class Config:
     # parents' phrasings), the guide asks which question it is instead of answering a neighbouring one.
     clarify_below: float = 0.50
     max_message_chars: int = 2000
+    # Earlier messages (user and assistant each count one) a request may carry, and their total length; a request
+    # over either is refused with a message, never trimmed, so the guide never answers a conversation the parent
+    # does not see.
+    max_history_turns: int = 40
+    max_history_chars: int = 60_000
     rate_limit_per_minute: int = 20
     feedback_db_url: str = ""
     cors_origins: tuple[str, ...] = ()
+    # Proxies whose X-Forwarded-For / X-Forwarded-Proto the server believes (comma-separated addresses or
+    # networks, "*" for any). Empty trusts none: the client address is the connecting socket's.
+    forwarded_allow_ips: tuple[str, ...] = ()
     app_title: str = "SEND process guide"
+    # What link previews (WhatsApp, Facebook) and search results show; empty means the intro without Markdown.
+    app_description: str = ""
+    # The level of the embed's own heading (1-5): 1 inside an iframe, the level that fits the host page for the
+    # web component; the embed's section headings are one level below it.
+    embed_heading_level: int = 1
     app_intro: str = (
         "Ask about SEN support, EHC needs assessments and plans, annual reviews, complaints and appeals, "
         "and what an area SEND inspection means for your family in England."
@@ -86,10 +99,12 @@ class Config:
             value = getattr(self, name)
             if isinstance(value, str):
                 object.__setattr__(self, name, Path(value).expanduser() if value else None)
-        for name in ("cors_origins", "app_examples"):
+        for name in ("cors_origins", "forwarded_allow_ips", "app_examples"):
             value = getattr(self, name)
             if isinstance(value, list):
                 object.__setattr__(self, name, tuple(value))
+        if not 1 <= self.embed_heading_level <= 5:
+            raise ConfigError(f"GUIDE_EMBED_HEADING_LEVEL must be 1 to 5, got {self.embed_heading_level}")
         if self.data_dir is None:
             raise ConfigError("GUIDE_DATA_DIR must not be empty")
         if self.today:

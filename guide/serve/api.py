@@ -11,10 +11,11 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import gradio as gr
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse
 from pydantic import BaseModel, Field
@@ -26,23 +27,23 @@ from ..tools import clock
 from ..tools import deadlines as dates
 from . import web
 from .feedback import FeedbackStore
-from .limits import RateLimiter, too_long_message
+from .limits import RateLimiter
+from .validation import RequestRejected, validate_request
 
 if TYPE_CHECKING:
     from ..core import Guide
 
-MAX_HISTORY_MESSAGES = 40
-MAX_HISTORY_CHARS = 20_000  # one earlier message; assistant answers run to a few thousand characters
-
-
 class Message(BaseModel):
-    role: Literal["user", "assistant"]
-    content: str = Field(max_length=MAX_HISTORY_CHARS)
+    # Loose here and documented as the real shape: validate_request checks roles and text, so the API and the
+    # page refuse the same things in the same words.
+    role: Any = Field(json_schema_extra={"type": "string", "enum": ["user", "assistant"]})
+    content: Any = Field(json_schema_extra={"type": "string"})
 
 
 class AskRequest(BaseModel):
+    # The limits (length, turns, surrogates) are validation.validate_request's, shared with the page.
     question: str = Field(description="The parent's message")
-    history: list[Message] = Field(default_factory=list, max_length=MAX_HISTORY_MESSAGES,
+    history: list[Message] = Field(default_factory=list,
                                    description="Earlier turns, oldest first (Gradio messages / OpenAI chat format)")
 
 
@@ -95,7 +96,17 @@ def create_app(guide: Guide, config: Config | None = None, feedback: FeedbackSto
     # refused unless GUIDE_CORS_ORIGINS names the site.
     app.add_middleware(CORSMiddleware, allow_origins=list(config.cors_origins), allow_methods=["GET", "POST"],
                        allow_headers=["*"], allow_credentials=False)
-    errors = {413: {"model": ErrorOut}, 429: {"model": ErrorOut}}
+    app.add_middleware(web.PageMetadata, config=config)  # lang="en-GB", the configured title and description
+    @app.exception_handler(RequestValidationError)
+    async def malformed(request: Request, exc: RequestValidationError) -> JSONResponse:
+        # FastAPI's default echoes the whole input back (up to the body's size); say only where and what.
+        first = exc.errors()[0] if exc.errors() else {}
+        where = " > ".join(str(p) for p in first.get("loc", ()) if p != "body") or "the body"
+        what = str(first.get("msg", "not valid"))[:120]
+        return JSONResponse({"error": f"The request is not in the expected form: {where}: {what}. The API is "
+                                      "described at /docs."}, status_code=422)
+
+    errors = {400: {"model": ErrorOut}, 413: {"model": ErrorOut}, 422: {"model": ErrorOut}, 429: {"model": ErrorOut}}
 
     @app.get("/api/health")
     def health() -> dict:
@@ -103,15 +114,15 @@ def create_app(guide: Guide, config: Config | None = None, feedback: FeedbackSto
 
     @app.post("/api/ask", response_model=AskResponse, responses=errors)
     async def ask(body: AskRequest, request: Request):
-        problem = too_long_message(len(body.question.strip()), config.max_message_chars)
-        if problem:
-            return JSONResponse({"error": problem}, status_code=413)
+        try:
+            question, history = validate_request(body.question, [m.model_dump() for m in body.history], config)
+        except RequestRejected as exc:
+            return JSONResponse({"error": exc.message}, status_code=exc.status)
         wait = limiter.check(request.client.host if request.client else "unknown")
         if wait:
             return JSONResponse({"error": limiter.message(wait)}, status_code=429,
                                 headers={"Retry-After": str(wait)})
-        history = [m.model_dump() for m in body.history]
-        reply = await run_in_threadpool(guide.ask, body.question, history)
+        reply = await run_in_threadpool(guide.ask, question, history)
         return reply.to_dict()
 
     @app.post("/api/deadlines", response_model=DeadlinesResponse, responses={422: {"model": ErrorOut}})
@@ -163,7 +174,7 @@ def create_app(guide: Guide, config: Config | None = None, feedback: FeedbackSto
     for path, embed in (("/embed", True), ("/", False)):  # /embed first: the mount at / matches everything
         blocks = web.build_blocks(guide, config, feedback, limiter, embed=embed)
         gr.mount_gradio_app(app, blocks, path=path, footer_links=[], run_history=False, theme=theme, css=css,
-                            ssr_mode=False, pwa=False, mcp_server=False)
+                            show_error=False, ssr_mode=False, pwa=False, mcp_server=False)
     return app
 
 

@@ -39,8 +39,9 @@ class RateLimiter:
             return 0
 
     def message(self, wait: int) -> str:
-        return (f"You have sent {self.per_minute} messages in the last minute, the most the guide takes from one "
-                f"person. Please wait {wait} seconds and try again.")
+        # Several people can share one address (a family, a school, a library): say what happened, blame no one.
+        return (f"The guide is busy with a lot of questions from your connection just now. Please wait {wait} "
+                "seconds and send your question again; it is still in the box.")
 
 
 def too_long_message(length: int, limit: int) -> str | None:
