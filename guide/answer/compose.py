@@ -73,7 +73,7 @@ class SectionComposer:
         self.second_sentences = second_sentences
 
     def compose(self, hits: list[Hit]) -> Composition:
-        """The first hit's section whole; any further hits as short second parts, each with a heading."""
+        """The first hit's section whole and any further hits as short second parts, each under its heading."""
         if not hits:
             return Composition("", [], [])
         parts: list[str] = []
@@ -85,8 +85,8 @@ class SectionComposer:
                 continue
             text = "\n\n".join(" ".join(f"{s} [{n}]" for s in para) if not list_ else
                                  "\n".join(f"- {s} [{n}]" for s in para) for para, list_ in paragraphs)
-            if len(hits) > 1:
-                text = f"**{hit.chunk.heading}**\n\n{text}"
+            # The question the section answers leads: a parent whose message was read differently sees it at once.
+            text = f"**{hit.chunk.heading}**\n\n{text}"
             parts.append(text)
             quote = " ".join(used)
             chunk = hit.chunk

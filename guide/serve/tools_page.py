@@ -46,7 +46,7 @@ def render_dates_tool(guide: Guide) -> None:
     """The form, inside the current gr.Blocks context. Nothing typed here is stored."""
     today = guide.config.today
     with gr.Group(elem_id="dates-tool"):
-        gr.Markdown("### Work out my dates\nChoose what happened and when. Write dates the way you like "
+        gr.Markdown("## Work out my dates\nChoose what happened and when. Write dates the way you like "
                     "(\"1 October 2026\", \"1/10/2026\" day first, \"last Tuesday\"). Nothing you type is stored.")
         event = gr.Dropdown(choices=[(ev.label, key) for key, ev in dates.EVENTS.items()], value=None,
                             label="What happened?", elem_id="dates-event")

@@ -26,7 +26,9 @@ from markdown_it import MarkdownIt
 from ..answer.redact import redact
 from ..knowledge.documents import load_documents
 from .feedback import FeedbackError, FeedbackStore
+from .letters_page import render_letters_tool
 from .limits import RateLimiter
+from .tools_page import render_dates_tool
 from .validation import RequestRejected, validate_request
 
 if TYPE_CHECKING:
@@ -283,10 +285,11 @@ def build_blocks(guide: Guide, config: Config, feedback: FeedbackStore, limiter:
                                  info="Please do not include names or contact details.")
             send = gr.Button("Send feedback", variant="secondary", elem_id="send-feedback")
             thanks = gr.HTML("", elem_id="feedback-status")
-        # The dates and letters tools (issue 15) are built in their own module and render here, below the
-        # conversation, on the page and the embed alike. Empty until they land: it shows nothing.
+        # The dates and letters tools are built in their own modules and render here, below the conversation,
+        # on the page and the embed alike.
         with gr.Column(elem_id="tools", elem_classes="tools"):
-            pass
+            render_dates_tool(guide)
+            render_letters_tool(guide)
         if not embed:
             with gr.Column(elem_classes="about"):
                 gr.HTML(h(section, "About this guide"))
