@@ -59,7 +59,7 @@ class Config:
     # similar before the guide answers; below it, the guide says its sources do not cover those words.
     # Below this similarity between the message and the best section's question (its heading or one of its
     # parents' phrasings), the guide asks which question it is instead of answering a neighbouring one.
-    clarify_below: float = 0.50
+    clarify_below: float = 0.45
     max_message_chars: int = 2000
     # Earlier messages (user and assistant each count one) a request may carry, and their total length; a request
     # over either is refused with a message, never trimmed, so the guide never answers a conversation the parent

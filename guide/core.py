@@ -18,7 +18,7 @@ from .answer.retrieval import HybridRetriever
 from .config import Config
 from .index.build import BuildReport, IndexBuilder
 from .index.embeddings import Embedder
-from .index.layout import IndexMissingError, prune_local_server_builds, read_server_manifest
+from .index.layout import IndexMissingError, _stemmer, prune_local_server_builds, read_server_manifest
 from .index.store import IndexStore
 from .knowledge.abbreviations import load_abbreviations
 from .knowledge.authorities import load_authorities_if_present
@@ -159,7 +159,7 @@ class Guide:
                 areas[chunk.area.lower()] += (doc_id,)
         for alias, doc_ids in self.store.manifest.get("aliases", {}).items():
             areas[alias.lower()] = tuple(doc_ids)
-        self.retriever = HybridRetriever(self.store, self.config.candidates, self.config.rrf_k)
+        self.retriever = HybridRetriever(self.store, self.config.candidates, self.config.rrf_k, stemmer=_stemmer())
         self.area_finder = AreaFinder(areas, self.authorities)
         self.pipeline = Pipeline([
             Sanitise(self.config.max_message_chars),
