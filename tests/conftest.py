@@ -39,7 +39,15 @@ def guide(config, embedder):
     return Guide(config, embedder=embedder)
 
 
-PHRASINGS = "```parents-ask\nwhat is this thing\nwhat does this mean\ncan someone explain this to me\nno idea what this is, help\nis this something i need to know about\n```\n"
+PHRASINGS = ("```parents-ask\nwhat is this thing\nwhat does this mean\ncan someone explain this to me\n"
+             "no idea what this is, help\nis this something i need to know about\n```\n")
+def phrasings_block(tag: str = "") -> str:
+    """A valid parents-ask block; `tag` makes its lines unique when a test adds several sections to a document."""
+    lines = ["what is this thing", "what does this mean", "can someone explain this to me",
+             "no idea what this is, help", "is this something i need to know about"]
+    return "```parents-ask\n" + "\n".join(f"{line} {tag}".strip() for line in lines) + "\n```\n"
+
+
 BODY = "## What is this?\n\nSome text here.\n\n" + PHRASINGS
 
 

@@ -71,9 +71,10 @@ class ReusedEmbedder:
 
 
 def _build_texts(chunks: list) -> list[str]:
-    """What a full build embeds, in the builder's order: passages, then sentences, then headings."""
+    """What a full build embeds: passages, then sentences, then headings, then parents' phrasings (embedded once
+    per distinct text)."""
     return ([c.embed_text for c in chunks] + [s for c in chunks for s in c.sentences]
-            + [c.heading or c.title for c in chunks])
+            + [c.heading or c.title for c in chunks] + list(dict.fromkeys(p for c in chunks for p in c.phrasings)))
 
 
 

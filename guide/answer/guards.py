@@ -145,6 +145,8 @@ _DISTRESS = _rx(
     r"\b(kill (myself|my ?self|himself|herself|themselves)|end (it all|my life|his life|her life)|suicid\w*|"
     r"take (my|his|her) (own )?life|self[- ]?harm\w*|hurt(ing)? (myself|himself|herself)|wants? to die|"
     r"wish (i|he|she) (was|were) dead|better off (dead|without me)|cutting (himself|herself|her arms|his arms))\b",
+    # The parent, not the school: "the school says they can't cope" is not distress.
+    r"(?<!they )(?<!school )(?<!staff )(?<!teachers )(?<!nursery )(?<!college )(?<!setting )"
     r"\b(can'?t|cannot|can not|don'?t know how to) (cope|go on|take (it|this|any ?more)|carry on|do this any ?more)\b",
     r"\b(don'?t|do not) (want to|wanna) (be here|live|wake up)\b",
     r"\b(no|don'?t see (the|any)) point (in )?(living|going on|anymore|any more|in anything)\b",

@@ -276,7 +276,8 @@ class Compose:
         behaviour, reason = ("signpost", signpost.reason) if signpost else ("answer", "answered")
         answered_docs = {h.chunk.doc_id for h in chosen}
         ctx.reply = Reply(text="\n\n".join([*parts, body]), citations=comp.citations, behaviour=behaviour,
-                          reason=reason, retrieved=retrieved, query=ctx.search_text,
+                          reason=reason, retrieved=retrieved,
+                          query=ctx.context_text if ctx.follow_up else ctx.search_text,
                           suggestions=self._headings(ctx.hits[1:], exclude=answered_docs, n=self.suggestions))
 
     @staticmethod

@@ -231,7 +231,8 @@ class IndexBuilder:
         previous = load_questions(prev_dir) if prev_dir is not None else None
         if previous is not None and len(previous["texts"]):
             known = dict(zip(previous["texts"].tolist(), previous["vectors"], strict=True))
-        missing = list(dict.fromkeys(r[3] for r in records if r[3] not in known))
+        # Longest first, so each batch pads to similar lengths.
+        missing = sorted(dict.fromkeys(r[3] for r in records if r[3] not in known), key=len, reverse=True)
         if missing:
             t = time.perf_counter()
             known.update(zip(missing, self.embedder.embed(missing), strict=True))

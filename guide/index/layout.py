@@ -328,13 +328,13 @@ def write_local_files(folder: Path, chunks: list[Chunk], manifest: dict) -> dict
     import bm25s
 
     logging.getLogger("bm25s").setLevel(logging.WARNING)  # bm25s sets its logger to DEBUG when imported
-    # One BM25 row per distinct text (the first chunk holding it stands for the rest): a passage republished in
-    # many documents is one match, not many that push every other passage out of the candidates.
-    rows: dict[str, int] = {}
+    # One BM25 row per distinct passage of a section (the first chunk holding it stands for the rest): a passage
+    # republished in many documents is one match, not many that push every other passage out of the candidates.
+    rows: dict[tuple[str, str], int] = {}
     for i, chunk in enumerate(chunks):
-        rows.setdefault(chunk.search_text, i)
+        rows.setdefault((chunk.section, chunk.text), i)
     bm25 = bm25s.BM25()
-    bm25.index(bm25_tokenize(list(rows)), show_progress=False)
+    bm25.index(bm25_tokenize([chunks[i].search_text for i in rows.values()]), show_progress=False)
     bm25.save(str(folder / "bm25"))
     (folder / "bm25_rows.json").write_text(json.dumps(list(rows.values())))
     (folder / "chunks.json").write_text(json.dumps([_chunk_record(c) for c in chunks], ensure_ascii=False))

@@ -20,7 +20,7 @@ from guide.index.chroma_server import ChromaServer
 from guide.index.layout import IndexMissingError, make_chroma_client, pointer_name, read_server_manifest
 
 from ..answer import test_answers
-from ..conftest import ROOT
+from ..conftest import ROOT, phrasings_block
 
 QUESTIONS = [
     "How long does the council have to decide whether to assess my child?",
@@ -136,7 +136,8 @@ def test_rebuilds_on_the_server_are_incremental_atomic_and_followed(chroma_serve
     assert not worker.refresh()
 
     path = small_kb / "mediation.md"
-    path.write_text(path.read_text() + "\n## Is this a new section?\n\nYes, this section was added by a test.\n")
+    path.write_text(path.read_text() + "\n## Is this a new section?\n\nYes, this section was added by a test.\n\n"
+                    + phrasings_block("new"))
     (small_kb / "refusal-to-assess.md").unlink()
     # Rebuilt from a machine with no local build folder: the server says what the previous build was.
     second = build_index(builder.replace(data_dir=tmp_path / "another-builder"), embedder)
@@ -161,7 +162,7 @@ def test_rebuilds_on_the_server_are_incremental_atomic_and_followed(chroma_serve
     # A build that fails half way leaves the live build serving and nothing of itself behind.
     live = read_server_manifest(make_chroma_client(None, chroma_server.url), collection)["build_id"]
     before = _build_collections(chroma_server.url, collection)
-    path.write_text(path.read_text() + "\n## Another section?\n\nYes, another one.\n")
+    path.write_text(path.read_text() + "\n## Another section?\n\nYes, another one.\n\n" + phrasings_block("another"))
 
     def boom(*args, **kwargs):
         raise RuntimeError("disk full")
@@ -190,7 +191,8 @@ def test_an_embedded_guide_follows_a_rebuild_by_another_process(embedder, small_
     serving = Guide(config, embedder=embedder, build_if_missing=False)
     old = serving.store.build_id
     path = small_kb / "mediation.md"
-    path.write_text(path.read_text() + "\n## Is this a new section?\n\nYes, this section was added by a test.\n")
+    path.write_text(path.read_text() + "\n## Is this a new section?\n\nYes, this section was added by a test.\n\n"
+                    + phrasings_block("new"))
     build_index(config, embedder)  # as `guide index` would, in another process: the serving guide is not told
     assert serving.store.build_id == old
     assert serving.refresh() and serving.store.build_id != old

@@ -10,6 +10,8 @@ from guide.index.layout import IndexMismatchError, IndexMissingError
 from guide.index.store import IndexStore
 from guide.knowledge.documents import KnowledgeError
 
+from ..conftest import phrasings_block
+
 
 def _config(tmp_path, kb):
     return Config.from_env(environ={}, knowledge_dir=kb, data_dir=tmp_path / "data")
@@ -24,7 +26,8 @@ def test_incremental_rebuild_embeds_only_changed_chunks(tmp_path, small_kb, embe
     assert again.unchanged and again.embedded_chunks == 0
 
     path = small_kb / "mediation.md"
-    path.write_text(path.read_text() + "\n## Is this a new section?\n\nYes, this section was added by a test.\n")
+    path.write_text(path.read_text() + "\n## Is this a new section?\n\nYes, this section was added by a test.\n\n"
+                    + phrasings_block("new"))
     (small_kb / "refusal-to-assess.md").unlink()
     third = build_index(config, embedder)
     assert third.embedded_chunks == 1
@@ -61,7 +64,8 @@ def test_a_failed_build_is_never_half_written(tmp_path, small_kb, embedder, monk
     config = _config(tmp_path, small_kb)
     build_index(config, embedder)
     before = (config.index_path / "current").resolve()
-    (small_kb / "mediation.md").write_text((small_kb / "mediation.md").read_text() + "\n## New?\n\nNew text.\n")
+    (small_kb / "mediation.md").write_text((small_kb / "mediation.md").read_text() + "\n## New?\n\nNew text.\n\n"
+                                           + phrasings_block("new"))
 
     def boom(*args, **kwargs):
         raise RuntimeError("disk full")
