@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 import time
 from pathlib import Path
@@ -177,9 +178,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
-    )
+    # -v wins; else GUIDE_LOG_LEVEL (checked when the command reads its Config).
+    level = "INFO" if args.verbose else (os.environ.get("GUIDE_LOG_LEVEL") or "WARNING").upper()
+    logging.basicConfig(level=level if level in logging.getLevelNamesMapping() else "WARNING",
+                        format="%(levelname)s %(name)s: %(message)s")
     from .index.embeddings import EmbeddingModelError
     from .index.layout import IndexError_
     from .knowledge.documents import KnowledgeError

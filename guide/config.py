@@ -95,6 +95,9 @@ class Config:
                 object.__setattr__(self, name, tuple(value))
         if self.data_dir is None:
             raise ConfigError("GUIDE_DATA_DIR must not be empty")
+        if self.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+            raise ConfigError(f"GUIDE_LOG_LEVEL={self.log_level!r} is not a logging level; use DEBUG, INFO, WARNING, "
+                              "ERROR or CRITICAL")
 
     @property
     def index_path(self) -> Path:

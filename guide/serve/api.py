@@ -8,10 +8,14 @@
 
 from __future__ import annotations
 
+import logging
+import os
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import gradio as gr
+import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
@@ -57,6 +61,44 @@ class ErrorOut(BaseModel):
     error: str = Field(description="What went wrong, in words to show a person")
 
 
+class NoUploads:
+    """Refuse file uploads before a byte of the body is read: the guide takes no files, and Gradio would otherwise
+    keep an anonymous upload on disk and serve it back to anyone."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http" and _is_upload(scope):
+            await JSONResponse({"error": "The guide does not take files. Please type your question instead."},
+                               status_code=403)(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
+def _is_upload(scope) -> bool:
+    path = scope.get("path", "").rstrip("/")
+    if path.endswith("/upload") or path.endswith("/upload_progress"):
+        return True
+    content_type = dict(scope.get("headers") or []).get(b"content-type", b"")
+    return content_type.lower().startswith(b"multipart/")
+
+
+_SECRET_SEGMENT = re.compile(r"(?<=/)(?=[A-Za-z0-9_-]*\d)[A-Za-z0-9_-]{8,}(?=/|$)")
+
+
+class AccessLogFilter(logging.Filter):
+    """Uvicorn's access lines without query strings or id-like path segments: Gradio puts each page session's
+    hash there (`?session_hash=`, `/heartbeat/<hash>`), and replaying one would show another parent's answers."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(args, tuple) and len(args) >= 3 and isinstance(args[2], str):
+            path = _SECRET_SEGMENT.sub(":id", args[2].split("?", 1)[0])
+            record.args = (*args[:2], path, *args[3:])
+        return True
+
+
 def create_app(guide: Guide, config: Config | None = None, feedback: FeedbackStore | None = None) -> FastAPI:
     """The whole server for one guide: JSON API, CORS, limits, and the page at / and the embed at /embed/.
 
@@ -79,6 +121,7 @@ def create_app(guide: Guide, config: Config | None = None, feedback: FeedbackSto
         return JSONResponse({"error": f"The request is not in the expected form: {where}: {what}. The API is "
                                       "described at /docs."}, status_code=422)
 
+    app.add_middleware(NoUploads)
     errors = {400: {"model": ErrorOut}, 413: {"model": ErrorOut}, 422: {"model": ErrorOut}, 429: {"model": ErrorOut}}
 
     @app.get("/api/health")
@@ -117,10 +160,21 @@ def create_app(guide: Guide, config: Config | None = None, feedback: FeedbackSto
     return app
 
 
+def server_config(app: FastAPI, config: Config, host: str = "127.0.0.1", port: int = 7860) -> uvicorn.Config:
+    """Uvicorn's settings for the guide: forwarded headers believed only from the proxies the operator names
+    (GUIDE_FORWARDED_ALLOW_IPS; uvicorn's own FORWARDED_ALLOW_IPS still works), else from no one, so a client
+    cannot rotate X-Forwarded-For past the rate limit."""
+    allowed = ",".join(config.forwarded_allow_ips) or os.environ.get("FORWARDED_ALLOW_IPS", "")
+    return uvicorn.Config(app, host=host, port=port, log_level=config.log_level.lower(),
+                          proxy_headers=bool(allowed), forwarded_allow_ips=allowed or None)
+
+
 def serve(config: Config, host: str = "127.0.0.1", port: int = 7860) -> None:
     """Load the guide once and serve the page, the embed and the API until interrupted."""
-    import uvicorn
-
     from ..core import Guide
 
-    uvicorn.run(create_app(Guide(config)), host=host, port=port, log_level=config.log_level.lower())
+    logging.basicConfig(format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("guide").setLevel(config.log_level.upper())
+    settings = server_config(create_app(Guide(config)), config, host, port)  # configures uvicorn's loggers
+    logging.getLogger("uvicorn.access").addFilter(AccessLogFilter())
+    uvicorn.Server(settings).run()

@@ -17,7 +17,8 @@ def rejected(question, history) -> RequestRejected:
 
 
 def test_a_good_request_passes_and_extra_keys_are_dropped():
-    history = [{"role": "user", "content": "hi", "metadata": {"title": None}}, {"role": "assistant", "content": "hello"}]
+    history = [{"role": "user", "content": "hi", "metadata": {"title": None}},
+               {"role": "assistant", "content": "hello"}]
     assert validate_request("What is a SENCO?", history, CONFIG) == (
         "What is a SENCO?", [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}])
     assert validate_request("What is a SENCO?", None, CONFIG) == ("What is a SENCO?", [])
