@@ -83,14 +83,15 @@ def cmd_serve(args) -> int:
 
 
 def cmd_feedback_export(args) -> int:
-    from .serve.feedback import FeedbackError, FeedbackStore
+    from .serve.feedback import FeedbackError, FeedbackStore, open_private
 
     try:
         store = FeedbackStore.from_config(Config.from_args(args))
         if not args.output:
             store.export(sys.stdout, args.format)
             return 0
-        with open(args.output, "w", encoding="utf-8", newline="") as out:
+        store.rows()  # a store that cannot be read fails before the file is made
+        with open_private(args.output) as out:
             count = store.export(out, args.format)
     except FeedbackError as exc:
         print(f"error: {exc}", file=sys.stderr)
