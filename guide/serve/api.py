@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -32,6 +33,8 @@ from .validation import RequestRejected, validate_request
 
 if TYPE_CHECKING:
     from ..core import Guide
+
+log = logging.getLogger(__name__)
 
 class Message(BaseModel):
     # Loose here and documented as the real shape: validate_request checks roles and text, so the API and the
@@ -99,6 +102,38 @@ class AccessLogFilter(logging.Filter):
         return True
 
 
+STORE_DOWN = ("The guide cannot search its sources just now, so it cannot answer. Please try again in a few "
+              "minutes. If this goes on, the people who run this guide need to check its search index.")
+
+
+class StoreOutage:
+    """Checks the store with a real query, and logs one line when an outage starts and one when it ends."""
+
+    def __init__(self) -> None:
+        self.down = False
+        self._lock = threading.Lock()
+
+    def probe(self, guide: Guide) -> str | None:
+        """None when the store answers a query, else what went wrong (logged once per outage)."""
+        try:
+            guide.store.warm()
+        except Exception as exc:  # noqa: BLE001 - whatever the store raises, the store is down
+            problem = f"{type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}"
+            with self._lock:
+                if not self.down:
+                    log.error("the index store is not answering (%s); replying 503 until it does", problem)
+                self.down = True
+            return problem
+        self.recovered()
+        return None
+
+    def recovered(self) -> None:
+        with self._lock:
+            if self.down:
+                log.warning("the index store is answering again")
+            self.down = False
+
+
 def create_app(guide: Guide, config: Config | None = None, feedback: FeedbackStore | None = None) -> FastAPI:
     """The whole server for one guide: JSON API, CORS, limits, and the page at / and the embed at /embed/.
 
@@ -122,10 +157,15 @@ def create_app(guide: Guide, config: Config | None = None, feedback: FeedbackSto
                                       "described at /docs."}, status_code=422)
 
     app.add_middleware(NoUploads)
-    errors = {400: {"model": ErrorOut}, 413: {"model": ErrorOut}, 422: {"model": ErrorOut}, 429: {"model": ErrorOut}}
+    errors = {code: {"model": ErrorOut} for code in (400, 413, 422, 429, 500, 503)}
 
-    @app.get("/api/health")
-    def health() -> dict:
+    outage = StoreOutage()
+
+    @app.get("/api/health", responses={503: {"model": ErrorOut}})
+    def health():
+        problem = outage.probe(guide)
+        if problem:
+            return JSONResponse({"status": "unavailable", "error": STORE_DOWN}, status_code=503)
         return {"status": "ok", "chunks": len(guide.store.chunks), "model": guide.embedder.name}
 
     @app.post("/api/ask", response_model=AskResponse, responses=errors)
@@ -138,7 +178,17 @@ def create_app(guide: Guide, config: Config | None = None, feedback: FeedbackSto
         if wait:
             return JSONResponse({"error": limiter.message(wait)}, status_code=429,
                                 headers={"Retry-After": str(wait)})
-        reply = await run_in_threadpool(guide.ask, question, history)
+        try:
+            reply = await run_in_threadpool(guide.ask, question, history)
+        except Exception:
+            # The store (a Chroma server, the index files) is the usual cause: one log line per outage and a reply
+            # in plain words, not a traceback per request and an HTML 500.
+            if await run_in_threadpool(outage.probe, guide):
+                return JSONResponse({"error": STORE_DOWN}, status_code=503, headers={"Retry-After": "30"})
+            log.exception("answering a question failed")
+            return JSONResponse({"error": "Something went wrong while answering. Please try again."},
+                                status_code=500)
+        outage.recovered()
         return reply.to_dict()
 
     @app.get("/gradio.js", include_in_schema=False)

@@ -105,7 +105,7 @@ def test_knowledge_check_cli_fails_on_a_broken_file(tmp_path, capsys):
 @pytest.mark.parametrize(("content", "words"), [
     (b"", "is empty"),
     (b"  \n\n", "is empty"),
-    ("## What is this?\n\nA document whose front matter was deleted.\n".encode(), "'---' line"),
+    (b"## What is this?\n\nA document whose front matter was deleted.\n", "'---' line"),
     (f"---\n{GOOD_FRONT.format(id='latin')}\n---\n\n## Caf\u00e9?\n\nText.\n".encode("latin-1"), "not UTF-8"),
 ])
 def test_a_broken_file_is_an_error_naming_it_never_skipped(tmp_path, content, words):
