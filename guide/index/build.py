@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
@@ -50,6 +51,31 @@ class BuildReport:
 
 
 
+def _hold(path: Path) -> int:
+    fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
+    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    return fd
+
+
+def _abandoned(tmp_dir: Path) -> bool:
+    """A temporary build folder whose builder has stopped (killed, or crashed before its own clean-up)."""
+    lock = tmp_dir / ".building"
+    try:
+        fd = os.open(lock, os.O_RDWR)
+    except FileNotFoundError:
+        try:
+            return time.time() - tmp_dir.stat().st_mtime >= STALE_SECONDS
+        except FileNotFoundError:
+            return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False  # a build is running in it
+    finally:
+        os.close(fd)
+    return True
+
+
 class IndexBuilder:
     """Builds a new index aside from the current one, reusing every unchanged chunk's vectors."""
 
@@ -94,6 +120,11 @@ class IndexBuilder:
         build_dir = builds / build_id
         tmp_dir = builds / f".tmp-{build_id}"
         tmp_dir.mkdir(parents=True)
+        # Held while this build runs and released by the kernel if the process is killed, so the next build
+        # removes a dead build's folder at once while leaving a running one alone.
+        lock = _hold(tmp_dir / ".building")
+        # What `current` pointed at before: a running server may have it open, even after a --rebuild.
+        live_before = IndexStore.current_dir(self.index_path).resolve().name
         moved = False
         try:
             manifest = self._write_build(chunks, previous, build_id, tmp_dir, report, extra_manifest)
@@ -108,8 +139,11 @@ class IndexBuilder:
             if self.chroma_url:
                 self._drop_collections(build_id)
             raise
+        finally:
+            os.close(lock)
+            (build_dir / ".building").unlink(missing_ok=True)
         self._swap(build_dir)
-        self._prune(keep={build_id, previous.get("build_id", "") if previous else ""})
+        self._prune(keep={build_id, previous.get("build_id", "") if previous else "", live_before})
         report.build_dir = str(build_dir)
         report.seconds = time.perf_counter() - start
         return report
@@ -284,8 +318,9 @@ class IndexBuilder:
             if path.name in keep:
                 continue
             if path.name.startswith(".tmp-"):
-                # Another build may be running; only remove stale leftovers.
-                if time.time() - path.stat().st_mtime < STALE_SECONDS:
+                # Another build may be running: remove only a folder whose builder is gone (its lock is free),
+                # or, for a folder without a lock, one older than STALE_SECONDS.
+                if not _abandoned(path):
                     continue
             shutil.rmtree(path, ignore_errors=True)
         if self.chroma_url:

@@ -123,3 +123,45 @@ def test_a_passage_repeated_word_for_word_in_two_documents_is_one_hit(tmp_path, 
     texts = [h.chunk.text for h in hits]
     assert len(hits) == 6 and len(set(texts)) == len(texts)
     assert {"mediation", "mediation-local-offer"} & {h.chunk.doc_id for h in hits}
+
+
+def test_a_killed_builds_folder_goes_at_the_next_build_a_running_ones_stays(tmp_path, small_kb, embedder):
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    config = _config(tmp_path, small_kb)
+    build_index(config, embedder)
+    builds = config.index_path / "builds"
+    holder = ("import fcntl, os, sys, time; p = sys.argv[1]; os.makedirs(p); fd = os.open(p + '/.building', "
+              "os.O_CREAT | os.O_RDWR); fcntl.flock(fd, fcntl.LOCK_EX); print('ready', flush=True); time.sleep(600)")
+    killed, running = builds / ".tmp-20260101-000000-dead01", builds / ".tmp-20260101-000000-busy01"
+    procs = [subprocess.Popen([sys.executable, "-c", holder, str(p)], stdout=subprocess.PIPE, text=True)
+             for p in (killed, running)]
+    try:
+        for proc in procs:
+            assert proc.stdout.readline().strip() == "ready"
+        os.kill(procs[0].pid, signal.SIGKILL)  # a build killed half way: its folder is fresh, its lock is free
+        procs[0].wait()
+        (small_kb / "mediation.md").write_text((small_kb / "mediation.md").read_text() + "\n## New?\n\nYes, new.\n")
+        build_index(config, embedder)
+        assert not killed.exists()
+        assert running.exists()  # another build still running there
+    finally:
+        for proc in procs:
+            proc.kill()
+            proc.wait()
+
+
+def test_a_rebuild_keeps_the_build_a_running_server_has_open(tmp_path, small_kb, embedder):
+    config = _config(tmp_path, small_kb)
+    build_index(config, embedder)
+    live = IndexStore.current_dir(config.index_path).resolve()
+    (small_kb / "mediation.md").write_text((small_kb / "mediation.md").read_text() + "\n## New?\n\nYes, new.\n")
+    build_index(config, embedder)  # the server above still has `live` open: it is the previous build now
+    served = IndexStore.current_dir(config.index_path).resolve()
+    build_index(config, embedder, rebuild=True)
+    assert served.exists() and (served / "manifest.json").exists()
+    assert IndexStore.current_dir(config.index_path).resolve() != served
+    assert not live.exists()  # older builds still go
