@@ -22,6 +22,10 @@ def cmd_index(args) -> int:
     embedder = Embedder(config.embedding_model, config.embedding_sha256, config.embedding_batch_size)
     load = time.perf_counter() - start
     report = build_index(config, embedder, rebuild=args.rebuild)
+    for doc_id in report.added_docs:
+        print(f"Added document: {doc_id}")
+    for doc_id in report.removed_docs:
+        print(f"Removed document: {doc_id} (its file is no longer in {config.knowledge_dir})")
     if report.unchanged:
         print(f"Index is up to date: {report.chunks} chunks from {config.knowledge_dir} ({report.seconds:.1f} s).")
     else:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fcntl
 import json
+import logging
 import os
 import shutil
 import time
@@ -33,7 +34,9 @@ from .layout import (
     write_local_files,
     write_server_manifest,
 )
-from .store import IndexStore
+from .store import IndexDamagedError, IndexStore
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -48,6 +51,9 @@ class BuildReport:
     build_dir: str = ""
     unchanged: bool = False
     timings: dict = field(default_factory=dict)
+    # Documents that came in or went out with this build (never silently: `guide index` prints them).
+    added_docs: list[str] = field(default_factory=list)
+    removed_docs: list[str] = field(default_factory=list)
 
 
 
@@ -102,8 +108,12 @@ class IndexBuilder:
             dupes = sorted({i for i in ids if ids.count(i) > 1})
             raise IndexError_(f"duplicate chunk ids (the same passage twice in one document?): {dupes[:3]}")
         self.index_path.mkdir(parents=True, exist_ok=True)
+        live_docs = self._live_docs()
         previous = self._previous_manifest(rebuild)
         extra_manifest = extra_manifest or {}
+        docs = {c.doc_id for c in chunks}
+        if live_docs is not None:
+            report.added_docs, report.removed_docs = sorted(docs - live_docs), sorted(live_docs - docs)
         # Order does not matter (BM25 is rebuilt from the chunk list); a server build read back on another machine
         # lists its chunks in another order.
         if (previous and set(previous["chunk_ids"]) == set(ids) and not rebuild
@@ -149,6 +159,14 @@ class IndexBuilder:
         return report
 
     # --- steps ---------------------------------------------------------------------------------------------
+    def _live_docs(self) -> set[str] | None:
+        """The document ids of the live local build (chunk ids are "<doc id>:<digest>"), None when unknown."""
+        try:
+            manifest = json.loads((IndexStore.current_dir(self.index_path) / "manifest.json").read_text())
+            return {cid.rsplit(":", 1)[0] for cid in manifest["chunk_ids"]}
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
     def _previous_manifest(self, rebuild: bool) -> dict | None:
         self._prev_dir = None
         if rebuild:
@@ -164,11 +182,21 @@ class IndexBuilder:
         manifest_path = IndexStore.current_dir(self.index_path) / "manifest.json"
         if not manifest_path.exists():
             return None
-        manifest = json.loads(manifest_path.read_text())
+        try:
+            manifest = json.loads(manifest_path.read_text())
+        except ValueError:
+            log.warning("the live index build's manifest is damaged: building the index afresh")
+            return None
         check_compatible(manifest, self.embedder.name, self.embedder.dimension, self.index_path)
         if manifest.get("chroma_url"):
             return None  # a server build: the embedded store starts afresh
-        self._prev_dir = IndexStore.current_dir(self.index_path).resolve()
+        prev_dir = IndexStore.current_dir(self.index_path).resolve()
+        try:  # reuse nothing from a damaged build, and never call it "up to date"
+            IndexStore.open_local_build(prev_dir, self.index_path, self.embedder.name, self.embedder.dimension).close()
+        except IndexDamagedError as exc:
+            log.warning("%s: building the index afresh", exc)
+            return None
+        self._prev_dir = prev_dir
         return manifest
 
     def _names(self, build_id: str) -> tuple[str, str]:

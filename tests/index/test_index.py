@@ -10,6 +10,8 @@ from guide.index.layout import IndexMismatchError, IndexMissingError
 from guide.index.store import IndexStore
 from guide.knowledge.documents import KnowledgeError
 
+from ..conftest import ROOT
+
 
 def _config(tmp_path, kb):
     return Config.from_env(environ={}, knowledge_dir=kb, data_dir=tmp_path / "data")
@@ -165,3 +167,73 @@ def test_a_rebuild_keeps_the_build_a_running_server_has_open(tmp_path, small_kb,
     assert served.exists() and (served / "manifest.json").exists()
     assert IndexStore.current_dir(config.index_path).resolve() != served
     assert not live.exists()  # older builds still go
+
+
+def _damage(build_dir):
+    """Corrupt a build the way a bad disk or a stray editor would: the Chroma database and the BM25 files."""
+    for path in (build_dir / "chroma").glob("*.sqlite3"):
+        path.write_bytes(b"\0garbage" * 1000)
+    for path in (build_dir / "bm25").glob("*"):
+        path.write_bytes(b"not numpy")
+
+
+def test_a_damaged_live_build_falls_back_with_a_warning_and_guide_index_repairs_it(
+        tmp_path, small_kb, embedder, caplog, capsys):
+    from guide.cli import main as cli_main
+    from guide.index.store import IndexDamagedError
+
+    config = _config(tmp_path, small_kb)
+    build_index(config, embedder)
+    path = small_kb / "mediation.md"
+    path.write_text(path.read_text() + "\n## Is this a new section?\n\nYes, this section was added by a test.\n")
+    build_index(config, embedder)
+    live = IndexStore.current_dir(config.index_path).resolve()
+    _damage(live)
+
+    store = IndexStore.open(config.index_path, embedder.name, embedder.dimension)
+    assert store.build_dir != live and store.chunks  # the earlier, intact build
+    assert f"build {live.name}" in caplog.text and "guide index --rebuild" in caplog.text
+    store.close()
+
+    for other in (config.index_path / "builds").iterdir():
+        if other != live:
+            _damage(other)
+    with pytest.raises(IndexDamagedError, match=r"is damaged .*run `guide index --rebuild` to repair it"):
+        IndexStore.open(config.index_path, embedder.name, embedder.dimension)
+
+    code = cli_main(["--knowledge-dir", str(small_kb), "--data-dir", str(config.data_dir), "index"])
+    out = capsys.readouterr().out
+    assert code == 0 and "up to date" not in out and "Built index" in out
+    repaired = IndexStore.open(config.index_path, embedder.name, embedder.dimension)
+    assert repaired.build_dir != live and len(repaired.chunks) == repaired.collection.count()
+    repaired.close()
+
+
+def test_a_damaged_index_is_one_plain_sentence_from_guide_ask(tmp_path, small_kb, embedder):
+    import subprocess
+    import sys
+
+    config = _config(tmp_path, small_kb)
+    build_index(config, embedder)
+    _damage(IndexStore.current_dir(config.index_path).resolve())
+    result = subprocess.run([sys.executable, "-m", "guide", "--knowledge-dir", str(small_kb), "--data-dir",
+                             str(config.data_dir), "ask", "What is mediation?"], capture_output=True, text=True,
+                            timeout=300, cwd=str(ROOT))
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert "Traceback" not in result.stderr
+    assert "is damaged" in result.stderr and "guide index --rebuild" in result.stderr
+
+
+def test_guide_index_reports_documents_added_and_removed(tmp_path, small_kb, embedder, capsys):
+    import shutil
+
+    from guide.cli import main as cli_main
+
+    args = ["--knowledge-dir", str(small_kb), "--data-dir", str(tmp_path / "data"), "index"]
+    assert cli_main(args) == 0
+    capsys.readouterr()
+    (small_kb / "mediation.md").unlink()
+    shutil.copy(ROOT / "knowledge" / "guidance" / "senco.md", small_kb)
+    assert cli_main(args) == 0
+    out = capsys.readouterr().out
+    assert "Added document: senco" in out and "Removed document: mediation" in out
