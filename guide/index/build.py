@@ -133,8 +133,9 @@ class IndexBuilder:
         # Held while this build runs and released by the kernel if the process is killed, so the next build
         # removes a dead build's folder at once while leaving a running one alone.
         lock = _hold(tmp_dir / ".building")
-        # What `current` pointed at before: a running server may have it open, even after a --rebuild.
-        live_before = IndexStore.current_dir(self.index_path).resolve().name
+        # What `current` pointed at before: a running server may have it open, even after a --rebuild. (On a
+        # Chroma server, the previous build named by the server's pointer is the one kept.)
+        live_before = "" if self.chroma_url else IndexStore.current_dir(self.index_path).resolve().name
         moved = False
         try:
             manifest = self._write_build(chunks, previous, build_id, tmp_dir, report, extra_manifest)
