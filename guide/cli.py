@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 import time
 from pathlib import Path
@@ -21,6 +22,10 @@ def cmd_index(args) -> int:
     embedder = Embedder(config.embedding_model, config.embedding_sha256, config.embedding_batch_size)
     load = time.perf_counter() - start
     report = build_index(config, embedder, rebuild=args.rebuild)
+    for doc_id in report.added_docs:
+        print(f"Added document: {doc_id}")
+    for doc_id in report.removed_docs:
+        print(f"Removed document: {doc_id} (its file is no longer in {config.knowledge_dir})")
     if report.unchanged:
         print(f"Index is up to date: {report.chunks} chunks from {config.knowledge_dir} ({report.seconds:.1f} s).")
     else:
@@ -82,14 +87,15 @@ def cmd_serve(args) -> int:
 
 
 def cmd_feedback_export(args) -> int:
-    from .serve.feedback import FeedbackError, FeedbackStore
+    from .serve.feedback import FeedbackError, FeedbackStore, open_private
 
     try:
         store = FeedbackStore.from_config(Config.from_args(args))
         if not args.output:
             store.export(sys.stdout, args.format)
             return 0
-        with open(args.output, "w", encoding="utf-8", newline="") as out:
+        store.rows()  # a store that cannot be read fails before the file is made
+        with open_private(args.output) as out:
             count = store.export(out, args.format)
     except FeedbackError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -177,9 +183,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
-    )
+    # -v wins; else GUIDE_LOG_LEVEL (checked when the command reads its Config).
+    level = "INFO" if args.verbose else (os.environ.get("GUIDE_LOG_LEVEL") or "WARNING").upper()
+    logging.basicConfig(level=level if level in logging.getLevelNamesMapping() else "WARNING",
+                        format="%(levelname)s %(name)s: %(message)s")
     from .index.embeddings import EmbeddingModelError
     from .index.layout import IndexError_
     from .knowledge.documents import KnowledgeError

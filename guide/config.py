@@ -113,6 +113,9 @@ class Config:
             except ValueError:
                 raise ConfigError(f"GUIDE_TODAY={self.today!r} is not a date: write it as YYYY-MM-DD, e.g. 2026-11-20, "
                                   "or leave it empty for the real date") from None
+        if self.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+            raise ConfigError(f"GUIDE_LOG_LEVEL={self.log_level!r} is not a logging level; use DEBUG, INFO, WARNING, "
+                              "ERROR or CRITICAL")
 
     @property
     def index_path(self) -> Path:

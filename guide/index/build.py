@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import logging
 import os
@@ -37,7 +38,7 @@ from .layout import (
     write_questions,
     write_server_manifest,
 )
-from .store import IndexStore
+from .store import IndexDamagedError, IndexStore
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +56,35 @@ class BuildReport:
     build_dir: str = ""
     unchanged: bool = False
     timings: dict = field(default_factory=dict)
+    # Documents that came in or went out with this build (never silently: `guide index` prints them).
+    added_docs: list[str] = field(default_factory=list)
+    removed_docs: list[str] = field(default_factory=list)
 
+
+
+def _hold(path: Path) -> int:
+    fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
+    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    return fd
+
+
+def _abandoned(tmp_dir: Path) -> bool:
+    """A temporary build folder whose builder has stopped (killed, or crashed before its own clean-up)."""
+    lock = tmp_dir / ".building"
+    try:
+        fd = os.open(lock, os.O_RDWR)
+    except FileNotFoundError:
+        try:
+            return time.time() - tmp_dir.stat().st_mtime >= STALE_SECONDS
+        except FileNotFoundError:
+            return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False  # a build is running in it
+    finally:
+        os.close(fd)
+    return True
 
 
 class IndexBuilder:
@@ -84,8 +113,12 @@ class IndexBuilder:
             dupes = sorted({i for i in ids if ids.count(i) > 1})
             raise IndexError_(f"duplicate chunk ids (the same passage twice in one document?): {dupes[:3]}")
         self.index_path.mkdir(parents=True, exist_ok=True)
+        live_docs = self._live_docs()
         previous = self._previous_manifest(rebuild)
         extra_manifest = extra_manifest or {}
+        docs = {c.doc_id for c in chunks}
+        if live_docs is not None:
+            report.added_docs, report.removed_docs = sorted(docs - live_docs), sorted(live_docs - docs)
         # Order does not matter (BM25 is rebuilt from the chunk list); a server build read back on another machine
         # lists its chunks in another order.
         if (previous and set(previous["chunk_ids"]) == set(ids) and not rebuild
@@ -102,6 +135,12 @@ class IndexBuilder:
         build_dir = builds / build_id
         tmp_dir = builds / f".tmp-{build_id}"
         tmp_dir.mkdir(parents=True)
+        # Held while this build runs and released by the kernel if the process is killed, so the next build
+        # removes a dead build's folder at once while leaving a running one alone.
+        lock = _hold(tmp_dir / ".building")
+        # What `current` pointed at before: a running server may have it open, even after a --rebuild. (On a
+        # Chroma server, the previous build named by the server's pointer is the one kept.)
+        live_before = "" if self.chroma_url else IndexStore.current_dir(self.index_path).resolve().name
         moved = False
         try:
             manifest = self._write_build(chunks, previous, build_id, tmp_dir, report, extra_manifest)
@@ -116,13 +155,24 @@ class IndexBuilder:
             if self.chroma_url:
                 self._drop_collections(build_id)
             raise
+        finally:
+            os.close(lock)
+            (build_dir / ".building").unlink(missing_ok=True)
         self._swap(build_dir)
-        self._prune(keep={build_id, previous.get("build_id", "") if previous else ""})
+        self._prune(keep={build_id, previous.get("build_id", "") if previous else "", live_before})
         report.build_dir = str(build_dir)
         report.seconds = time.perf_counter() - start
         return report
 
     # --- steps ---------------------------------------------------------------------------------------------
+    def _live_docs(self) -> set[str] | None:
+        """The document ids of the live local build (chunk ids are "<doc id>:<digest>"), None when unknown."""
+        try:
+            manifest = json.loads((IndexStore.current_dir(self.index_path) / "manifest.json").read_text())
+            return {cid.rsplit(":", 1)[0] for cid in manifest["chunk_ids"]}
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
     def _previous_manifest(self, rebuild: bool) -> dict | None:
         self._prev_dir = None
         if rebuild:
@@ -138,7 +188,11 @@ class IndexBuilder:
         manifest_path = IndexStore.current_dir(self.index_path) / "manifest.json"
         if not manifest_path.exists():
             return None
-        manifest = json.loads(manifest_path.read_text())
+        try:
+            manifest = json.loads(manifest_path.read_text())
+        except ValueError:
+            log.warning("the live index build's manifest is damaged: building the index afresh")
+            return None
         if _other_format(manifest):
             log.warning("the index at %s was built by another version of the guide: building it afresh",
                         self.index_path)
@@ -146,7 +200,13 @@ class IndexBuilder:
         check_compatible(manifest, self.embedder.name, self.embedder.dimension, self.index_path)
         if manifest.get("chroma_url"):
             return None  # a server build: the embedded store starts afresh
-        self._prev_dir = IndexStore.current_dir(self.index_path).resolve()
+        prev_dir = IndexStore.current_dir(self.index_path).resolve()
+        try:  # reuse nothing from a damaged build, and never call it "up to date"
+            IndexStore.open_local_build(prev_dir, self.index_path, self.embedder.name, self.embedder.dimension).close()
+        except IndexDamagedError as exc:
+            log.warning("%s: building the index afresh", exc)
+            return None
+        self._prev_dir = prev_dir
         return manifest
 
     def _names(self, build_id: str) -> tuple[str, str, str]:
@@ -330,8 +390,9 @@ class IndexBuilder:
             if path.name in keep:
                 continue
             if path.name.startswith(".tmp-"):
-                # Another build may be running; only remove stale leftovers.
-                if time.time() - path.stat().st_mtime < STALE_SECONDS:
+                # Another build may be running: remove only a folder whose builder is gone (its lock is free),
+                # or, for a folder without a lock, one older than STALE_SECONDS.
+                if not _abandoned(path):
                     continue
             shutil.rmtree(path, ignore_errors=True)
         if self.chroma_url:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import math
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import numpy as np
 from ..knowledge.chunking import Chunk
 from .layout import (
     _POST_FILTER_MIN_SHARE,
+    IndexError_,
     IndexMismatchError,
     IndexMissingError,
     _chunk_of_sentence,
@@ -26,6 +28,17 @@ from .layout import (
     materialise_server_build,
     read_server_manifest,
 )
+
+log = logging.getLogger(__name__)
+
+
+class IndexDamagedError(IndexError_):
+    """A build's files are unreadable (corrupt, truncated, missing)."""
+
+    def __init__(self, index_path: Path, build_dir: Path, cause: BaseException):
+        detail = str(cause).splitlines()[0][:160] if str(cause) else type(cause).__name__
+        super().__init__(f"the search index build {build_dir.name} at {index_path} is damaged ({detail}); "
+                         "run `guide index --rebuild` to repair it")
 
 
 class IndexStore:
@@ -88,17 +101,23 @@ class IndexStore:
             manifest = json.loads((build_dir / "manifest.json").read_text())
         else:
             current = cls.current_dir(index_path)
-            manifest_path = current / "manifest.json"
-            if not manifest_path.exists():
+            if not (current / "manifest.json").exists():
                 raise IndexMissingError(f"no search index at {index_path}; build it with `guide index`")
-            manifest = json.loads(manifest_path.read_text())
-            check_compatible(manifest, model_name, dimension, index_path)
-            if manifest.get("chroma_url"):
-                raise IndexMismatchError(
-                    f"the index at {index_path} was built for a Chroma server, but GUIDE_CHROMA_URL is not set; "
-                    "set it, or run `guide index --rebuild` to build an embedded index"
-                )
-            build_dir = current.resolve()
+            try:
+                return cls.open_local_build(current.resolve(), index_path, model_name, dimension)
+            except IndexDamagedError as exc:
+                damage = exc
+            # Serve the newest earlier build that is intact rather than nothing, and say so.
+            for build_dir in sorted((index_path / "builds").glob("[0-9]*"), reverse=True):
+                if build_dir == current.resolve() or not (build_dir / "manifest.json").exists():
+                    continue
+                try:
+                    store = cls.open_local_build(build_dir, index_path, model_name, dimension)
+                except IndexError_:
+                    continue
+                log.warning("%s; serving the earlier build %s until it is repaired", damage, build_dir.name)
+                return store
+            raise damage
         chunks = load_chunks(build_dir)
         import bm25s
 
@@ -109,6 +128,36 @@ class IndexStore:
         if client is None:
             client = make_chroma_client(build_dir / "chroma", chroma_url)
         return cls(build_dir, manifest, chunks, bm25, client, bm25_rows=bm25_rows, questions=questions)
+
+    @classmethod
+    def open_local_build(cls, build_dir: Path, index_path: Path, model_name: str, dimension: int) -> IndexStore:
+        """Open one embedded build and query every part of it; IndexDamagedError when any part is unreadable."""
+        try:
+            manifest = json.loads((build_dir / "manifest.json").read_text())
+        except (OSError, ValueError) as exc:
+            raise IndexDamagedError(index_path, build_dir, exc) from exc
+        check_compatible(manifest, model_name, dimension, index_path)
+        if manifest.get("chroma_url"):
+            raise IndexMismatchError(
+                f"the index at {index_path} was built for a Chroma server, but GUIDE_CHROMA_URL is not set; "
+                "set it, or run `guide index --rebuild` to build an embedded index"
+            )
+        client = None
+        try:
+            import bm25s
+
+            chunks = load_chunks(build_dir)
+            bm25 = bm25s.BM25.load(str(build_dir / "bm25"), load_corpus=False, mmap=False)
+            client = make_chroma_client(build_dir / "chroma")
+            store = cls(build_dir, manifest, chunks, bm25, client)
+            store.warm()
+            if store.collection.count() != len(chunks):
+                raise ValueError(f"{store.collection.count()} vectors for {len(chunks)} passages")
+            return store
+        except Exception as exc:  # noqa: BLE001 - whatever a damaged file raises (json, numpy, sqlite, Chroma)
+            if client is not None:
+                _release_client(client)
+            raise IndexDamagedError(index_path, build_dir, exc) from exc
 
     @property
     def build_id(self) -> str:

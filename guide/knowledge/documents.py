@@ -131,11 +131,25 @@ def check_url(url: str) -> bool:
 
 
 def parse_document(path: Path, text: str | None = None) -> Document | None:
-    """Parse one file. Returns None for Markdown without front matter (e.g. a README)."""
-    text = path.read_text(encoding="utf-8") if text is None else text
+    """Parse one file. Returns None for a README.md; any other file that is not a valid document is an error."""
+    if text is None:
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise KnowledgeError(path, "file", f"cannot be read: {exc.strerror}") from exc
+        if not data.strip():
+            raise KnowledgeError(path, "file", "is empty; restore its text or delete the file")
+        try:
+            text = data.decode("utf-8-sig")  # a byte-order mark (some Windows editors save one) is accepted
+        except UnicodeDecodeError as exc:
+            raise KnowledgeError(path, "file", f"is not UTF-8 text (byte {exc.start}); save it as UTF-8") from exc
+    text = text.lstrip("\ufeff")
     split = split_front_matter(text, path)
     if split is None:
-        return None
+        if path.name.lower() == "readme.md":  # notes for maintainers, not a document
+            return None
+        raise KnowledgeError(path, "front matter", "is missing: a document starts with a '---' line, its fields, "
+                                                   "and another '---' line (see knowledge/README.md)")
     meta, body = split
     doc_id = _require_str(meta, "id", path)
     if not _ID_RE.match(doc_id):

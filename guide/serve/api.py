@@ -10,10 +10,15 @@
 
 from __future__ import annotations
 
+import logging
+import os
+import re
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import gradio as gr
+import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
@@ -32,6 +37,8 @@ from .validation import RequestRejected, validate_request
 
 if TYPE_CHECKING:
     from ..core import Guide
+
+log = logging.getLogger(__name__)
 
 class Message(BaseModel):
     # Loose here and documented as the real shape: validate_request checks roles and text, so the API and the
@@ -83,6 +90,76 @@ class ErrorOut(BaseModel):
     error: str = Field(description="What went wrong, in words to show a person")
 
 
+class NoUploads:
+    """Refuse file uploads before a byte of the body is read: the guide takes no files, and Gradio would otherwise
+    keep an anonymous upload on disk and serve it back to anyone."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http" and _is_upload(scope):
+            await JSONResponse({"error": "The guide does not take files. Please type your question instead."},
+                               status_code=403)(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
+def _is_upload(scope) -> bool:
+    path = scope.get("path", "").rstrip("/")
+    if path.endswith("/upload") or path.endswith("/upload_progress"):
+        return True
+    content_type = dict(scope.get("headers") or []).get(b"content-type", b"")
+    return content_type.lower().startswith(b"multipart/")
+
+
+_SECRET_SEGMENT = re.compile(r"(?<=/)(?=[A-Za-z0-9_-]*\d)[A-Za-z0-9_-]{8,}(?=/|$)")
+
+
+class AccessLogFilter(logging.Filter):
+    """Uvicorn's access lines without query strings or id-like path segments: Gradio puts each page session's
+    hash there (`?session_hash=`, `/heartbeat/<hash>`), and replaying one would show another parent's answers."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(args, tuple) and len(args) >= 3 and isinstance(args[2], str):
+            path = _SECRET_SEGMENT.sub(":id", args[2].split("?", 1)[0])
+            record.args = (*args[:2], path, *args[3:])
+        return True
+
+
+STORE_DOWN = ("The guide cannot search its sources just now, so it cannot answer. Please try again in a few "
+              "minutes. If this goes on, the people who run this guide need to check its search index.")
+
+
+class StoreOutage:
+    """Checks the store with a real query, and logs one line when an outage starts and one when it ends."""
+
+    def __init__(self) -> None:
+        self.down = False
+        self._lock = threading.Lock()
+
+    def probe(self, guide: Guide) -> str | None:
+        """None when the store answers a query, else what went wrong (logged once per outage)."""
+        try:
+            guide.store.warm()
+        except Exception as exc:  # noqa: BLE001 - whatever the store raises, the store is down
+            problem = f"{type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}"
+            with self._lock:
+                if not self.down:
+                    log.error("the index store is not answering (%s); replying 503 until it does", problem)
+                self.down = True
+            return problem
+        self.recovered()
+        return None
+
+    def recovered(self) -> None:
+        with self._lock:
+            if self.down:
+                log.warning("the index store is answering again")
+            self.down = False
+
+
 def create_app(guide: Guide, config: Config | None = None, feedback: FeedbackStore | None = None) -> FastAPI:
     """The whole server for one guide: JSON API, CORS, limits, and the page at / and the embed at /embed/.
 
@@ -106,10 +183,16 @@ def create_app(guide: Guide, config: Config | None = None, feedback: FeedbackSto
         return JSONResponse({"error": f"The request is not in the expected form: {where}: {what}. The API is "
                                       "described at /docs."}, status_code=422)
 
-    errors = {400: {"model": ErrorOut}, 413: {"model": ErrorOut}, 422: {"model": ErrorOut}, 429: {"model": ErrorOut}}
+    app.add_middleware(NoUploads)
+    errors = {code: {"model": ErrorOut} for code in (400, 413, 422, 429, 500, 503)}
 
-    @app.get("/api/health")
-    def health() -> dict:
+    outage = StoreOutage()
+
+    @app.get("/api/health", responses={503: {"model": ErrorOut}})
+    def health():
+        problem = outage.probe(guide)
+        if problem:
+            return JSONResponse({"status": "unavailable", "error": STORE_DOWN}, status_code=503)
         return {"status": "ok", "chunks": len(guide.store.chunks), "model": guide.embedder.name}
 
     @app.post("/api/ask", response_model=AskResponse, responses=errors)
@@ -122,7 +205,17 @@ def create_app(guide: Guide, config: Config | None = None, feedback: FeedbackSto
         if wait:
             return JSONResponse({"error": limiter.message(wait)}, status_code=429,
                                 headers={"Retry-After": str(wait)})
-        reply = await run_in_threadpool(guide.ask, question, history)
+        try:
+            reply = await run_in_threadpool(guide.ask, question, history)
+        except Exception:
+            # The store (a Chroma server, the index files) is the usual cause: one log line per outage and a reply
+            # in plain words, not a traceback per request and an HTML 500.
+            if await run_in_threadpool(outage.probe, guide):
+                return JSONResponse({"error": STORE_DOWN}, status_code=503, headers={"Retry-After": "30"})
+            log.exception("answering a question failed")
+            return JSONResponse({"error": "Something went wrong while answering. Please try again."},
+                                status_code=500)
+        outage.recovered()
         return reply.to_dict()
 
     @app.post("/api/deadlines", response_model=DeadlinesResponse, responses={422: {"model": ErrorOut}})
@@ -178,10 +271,21 @@ def create_app(guide: Guide, config: Config | None = None, feedback: FeedbackSto
     return app
 
 
+def server_config(app: FastAPI, config: Config, host: str = "127.0.0.1", port: int = 7860) -> uvicorn.Config:
+    """Uvicorn's settings for the guide: forwarded headers believed only from the proxies the operator names
+    (GUIDE_FORWARDED_ALLOW_IPS; uvicorn's own FORWARDED_ALLOW_IPS still works), else from no one, so a client
+    cannot rotate X-Forwarded-For past the rate limit."""
+    allowed = ",".join(config.forwarded_allow_ips) or os.environ.get("FORWARDED_ALLOW_IPS", "")
+    return uvicorn.Config(app, host=host, port=port, log_level=config.log_level.lower(),
+                          proxy_headers=bool(allowed), forwarded_allow_ips=allowed or None)
+
+
 def serve(config: Config, host: str = "127.0.0.1", port: int = 7860) -> None:
     """Load the guide once and serve the page, the embed and the API until interrupted."""
-    import uvicorn
-
     from ..core import Guide
 
-    uvicorn.run(create_app(Guide(config)), host=host, port=port, log_level=config.log_level.lower())
+    logging.basicConfig(format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("guide").setLevel(config.log_level.upper())
+    settings = server_config(create_app(Guide(config)), config, host, port)  # configures uvicorn's loggers
+    logging.getLogger("uvicorn.access").addFilter(AccessLogFilter())
+    uvicorn.Server(settings).run()

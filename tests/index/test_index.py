@@ -10,7 +10,7 @@ from guide.index.layout import IndexMismatchError, IndexMissingError
 from guide.index.store import IndexStore
 from guide.knowledge.documents import KnowledgeError
 
-from ..conftest import phrasings_block
+from ..conftest import ROOT, phrasings_block
 
 
 def _config(tmp_path, kb):
@@ -127,3 +127,115 @@ def test_a_passage_repeated_word_for_word_in_two_documents_is_one_hit(tmp_path, 
     texts = [h.chunk.text for h in hits]
     assert len(hits) == 6 and len(set(texts)) == len(texts)
     assert {"mediation", "mediation-local-offer"} & {h.chunk.doc_id for h in hits}
+
+
+def test_a_killed_builds_folder_goes_at_the_next_build_a_running_ones_stays(tmp_path, small_kb, embedder):
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    config = _config(tmp_path, small_kb)
+    build_index(config, embedder)
+    builds = config.index_path / "builds"
+    holder = ("import fcntl, os, sys, time; p = sys.argv[1]; os.makedirs(p); fd = os.open(p + '/.building', "
+              "os.O_CREAT | os.O_RDWR); fcntl.flock(fd, fcntl.LOCK_EX); print('ready', flush=True); time.sleep(600)")
+    killed, running = builds / ".tmp-20260101-000000-dead01", builds / ".tmp-20260101-000000-busy01"
+    procs = [subprocess.Popen([sys.executable, "-c", holder, str(p)], stdout=subprocess.PIPE, text=True)
+             for p in (killed, running)]
+    try:
+        for proc in procs:
+            assert proc.stdout.readline().strip() == "ready"
+        os.kill(procs[0].pid, signal.SIGKILL)  # a build killed half way: its folder is fresh, its lock is free
+        procs[0].wait()
+        (small_kb / "mediation.md").write_text((small_kb / "mediation.md").read_text() + "\n## New?\n\nYes, new.\n")
+        build_index(config, embedder)
+        assert not killed.exists()
+        assert running.exists()  # another build still running there
+    finally:
+        for proc in procs:
+            proc.kill()
+            proc.wait()
+
+
+def test_a_rebuild_keeps_the_build_a_running_server_has_open(tmp_path, small_kb, embedder):
+    config = _config(tmp_path, small_kb)
+    build_index(config, embedder)
+    live = IndexStore.current_dir(config.index_path).resolve()
+    (small_kb / "mediation.md").write_text((small_kb / "mediation.md").read_text() + "\n## New?\n\nYes, new.\n")
+    build_index(config, embedder)  # the server above still has `live` open: it is the previous build now
+    served = IndexStore.current_dir(config.index_path).resolve()
+    build_index(config, embedder, rebuild=True)
+    assert served.exists() and (served / "manifest.json").exists()
+    assert IndexStore.current_dir(config.index_path).resolve() != served
+    assert not live.exists()  # older builds still go
+
+
+def _damage(build_dir):
+    """Corrupt a build the way a bad disk or a stray editor would: the Chroma database and the BM25 files."""
+    for path in (build_dir / "chroma").glob("*.sqlite3"):
+        path.write_bytes(b"\0garbage" * 1000)
+    for path in (build_dir / "bm25").glob("*"):
+        path.write_bytes(b"not numpy")
+
+
+def test_a_damaged_live_build_falls_back_with_a_warning_and_guide_index_repairs_it(
+        tmp_path, small_kb, embedder, caplog, capsys):
+    from guide.cli import main as cli_main
+    from guide.index.store import IndexDamagedError
+
+    config = _config(tmp_path, small_kb)
+    build_index(config, embedder)
+    path = small_kb / "mediation.md"
+    path.write_text(path.read_text() + "\n## Is this a new section?\n\nYes, this section was added by a test.\n")
+    build_index(config, embedder)
+    live = IndexStore.current_dir(config.index_path).resolve()
+    _damage(live)
+
+    store = IndexStore.open(config.index_path, embedder.name, embedder.dimension)
+    assert store.build_dir != live and store.chunks  # the earlier, intact build
+    assert f"build {live.name}" in caplog.text and "guide index --rebuild" in caplog.text
+    store.close()
+
+    for other in (config.index_path / "builds").iterdir():
+        if other != live:
+            _damage(other)
+    with pytest.raises(IndexDamagedError, match=r"is damaged .*run `guide index --rebuild` to repair it"):
+        IndexStore.open(config.index_path, embedder.name, embedder.dimension)
+
+    code = cli_main(["--knowledge-dir", str(small_kb), "--data-dir", str(config.data_dir), "index"])
+    out = capsys.readouterr().out
+    assert code == 0 and "up to date" not in out and "Built index" in out
+    repaired = IndexStore.open(config.index_path, embedder.name, embedder.dimension)
+    assert repaired.build_dir != live and len(repaired.chunks) == repaired.collection.count()
+    repaired.close()
+
+
+def test_a_damaged_index_is_one_plain_sentence_from_guide_ask(tmp_path, small_kb, embedder):
+    import subprocess
+    import sys
+
+    config = _config(tmp_path, small_kb)
+    build_index(config, embedder)
+    _damage(IndexStore.current_dir(config.index_path).resolve())
+    result = subprocess.run([sys.executable, "-m", "guide", "--knowledge-dir", str(small_kb), "--data-dir",
+                             str(config.data_dir), "ask", "What is mediation?"], capture_output=True, text=True,
+                            timeout=300, cwd=str(ROOT))
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert "Traceback" not in result.stderr
+    assert "is damaged" in result.stderr and "guide index --rebuild" in result.stderr
+
+
+def test_guide_index_reports_documents_added_and_removed(tmp_path, small_kb, embedder, capsys):
+    import shutil
+
+    from guide.cli import main as cli_main
+
+    args = ["--knowledge-dir", str(small_kb), "--data-dir", str(tmp_path / "data"), "index"]
+    assert cli_main(args) == 0
+    capsys.readouterr()
+    (small_kb / "mediation.md").unlink()
+    shutil.copy(ROOT / "knowledge" / "guidance" / "senco.md", small_kb)
+    assert cli_main(args) == 0
+    out = capsys.readouterr().out
+    assert "Added document: senco" in out and "Removed document: mediation" in out

@@ -155,3 +155,23 @@ def test_abbreviations_file_is_valid_and_expands_whole_words(tmp_path):
     (tmp_path / "data" / "abbreviations.yaml").write_text("source: x\nabbreviations:\n  - {abbreviation: LA}\n")
     with pytest.raises(KnowledgeError, match="means"):
         load_abbreviations(tmp_path)
+
+
+@pytest.mark.parametrize(("content", "words"), [
+    (b"", "is empty"),
+    (b"  \n\n", "is empty"),
+    (b"## What is this?\n\nA document whose front matter was deleted.\n", "'---' line"),
+    (f"---\n{GOOD_FRONT.format(id='latin')}\n---\n\n## Caf\u00e9?\n\nText.\n".encode("latin-1"), "not UTF-8"),
+])
+def test_a_broken_file_is_an_error_naming_it_never_skipped(tmp_path, content, words):
+    write_doc(tmp_path, "good.md", GOOD_FRONT.format(id="good"))
+    (tmp_path / "broken.md").write_bytes(content)
+    with pytest.raises(KnowledgeError) as err:
+        load_documents(tmp_path)
+    assert err.value.path.name == "broken.md" and "broken.md" in str(err.value) and words in str(err.value)
+
+
+def test_a_byte_order_mark_is_accepted(tmp_path):
+    path = write_doc(tmp_path, "bom.md", GOOD_FRONT.format(id="with-bom"))
+    path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
+    assert [d.id for d in load_documents(tmp_path)] == ["with-bom"]

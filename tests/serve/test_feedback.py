@@ -15,7 +15,7 @@ import pytest
 from guide.answer.redact import redact
 from guide.cli import main as cli_main
 from guide.config import Config
-from guide.serve.feedback import MAX_COMMENT_CHARS, FeedbackError, FeedbackStore
+from guide.serve.feedback import MAX_COMMENT_CHARS, FeedbackError, FeedbackStore, FeedbackUnavailable
 
 from ..postgres_server import PostgresServer
 
@@ -114,11 +114,12 @@ def test_export_csv_and_jsonl(store):
 
 
 def test_a_bad_database_url_is_a_clear_error_without_the_password():
+    # Opened on first use (a server starts without its feedback store), then a clear error.
     with pytest.raises(FeedbackError, match="GUIDE_FEEDBACK_DB_URL") as info:
-        FeedbackStore("postgresql+nosuchdriver://user:s3cret@127.0.0.1:1/feedback")
+        FeedbackStore("postgresql+nosuchdriver://user:s3cret@127.0.0.1:1/feedback").rows()
     assert "s3cret" not in str(info.value)
     with pytest.raises(FeedbackError, match="not a database URL"):
-        FeedbackStore("not a url")
+        FeedbackStore("not a url").record("s", 0, "q", "a", helpful=True)
 
 
 def test_cli_feedback_export(tmp_path, monkeypatch, capsys):
@@ -161,3 +162,52 @@ def test_app_workers_share_one_postgresql_feedback_store(postgres, tmp_path):
     rows = FeedbackStore(url).rows()
     assert sorted(r["question"] for r in rows) == ["I am [NAME], worker-1", "I am [NAME], worker-2"]
     assert not (tmp_path / "feedback.sqlite3").exists()
+
+
+def test_csv_export_neutralises_formulas(tmp_path):
+    store = FeedbackStore.from_config(Config.from_env(environ={}, data_dir=tmp_path))
+    attacks = ["=HYPERLINK(\"http://evil.example\",\"x\")", "+1+1", "-2+3", "@SUM(A1)", "\tcmd", "\r=1"]
+    for turn, text in enumerate(attacks):
+        store.record("s", turn, text, "answer", helpful=True, comment=text)
+    out = io.StringIO()
+    store.export(out, "csv")
+    rows = list(csv.DictReader(io.StringIO(out.getvalue())))
+    for row, text in zip(rows, attacks, strict=True):
+        assert row["question"] == "'" + text  # shown as text, nothing lost
+        assert row["comment"][0] not in "=+-@\t\r", row["comment"]
+    out = io.StringIO()
+    store.export(out, "jsonl")  # data, not a spreadsheet: kept as it was
+    assert json.loads(out.getvalue().splitlines()[1])["question"] == "+1+1"
+
+
+def test_files_with_feedback_are_not_world_readable(tmp_path, monkeypatch):
+    monkeypatch.delenv("GUIDE_FEEDBACK_DB_URL", raising=False)
+    os.umask(0o022)
+    store = FeedbackStore.from_config(Config.from_env(environ={}, data_dir=tmp_path))
+    store.record("s", 0, "What is a SENCO?", "answer", helpful=True)
+    assert (tmp_path / "feedback.sqlite3").stat().st_mode & 0o077 == 0
+    target = tmp_path / "export.csv"
+    assert cli_main(["--data-dir", str(tmp_path), "feedback", "export", "-o", str(target)]) == 0
+    assert target.stat().st_mode & 0o077 == 0
+
+
+def test_a_store_that_cannot_be_opened_fails_on_use_in_plain_words_and_recovers(tmp_path):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the data folder should be")
+    store = FeedbackStore(f"sqlite:///{blocker / 'feedback.sqlite3'}")  # constructing it opens nothing
+    with pytest.raises(FeedbackUnavailable):
+        store.record("s", 0, "q", "a", helpful=True)
+    blocker.unlink()
+    store.record("s", 0, "q", "a", helpful=True)  # retried on the next use
+    assert len(store.rows()) == 1
+
+
+def test_a_rating_that_cannot_be_saved_says_so(tmp_path):
+    store = FeedbackStore.from_config(Config.from_env(environ={}, data_dir=tmp_path))
+    store.record("s", 0, "q", "a", helpful=True)
+    with store.engine.begin() as conn:
+        conn.exec_driver_sql("DROP TABLE feedback")
+        conn.exec_driver_sql("CREATE TABLE feedback (x INTEGER)")
+    with pytest.raises(FeedbackUnavailable, match="could not be saved") as info:
+        store.record("s", 1, "q", "a", helpful=False)
+    assert "sqlite" not in str(info.value).lower()
