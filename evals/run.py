@@ -33,8 +33,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-thresholds", action="store_true", help="report only; always exit 0")
     parser.add_argument("--baseline", type=Path,
                         help="an earlier --out folder (compared dataset by dataset) or one report.json")
-    parser.add_argument("--category", help="only cases whose category starts with this")
-    parser.add_argument("--limit", type=int, help="only the first N cases")
+    parser.add_argument("--category",
+                        help="only cases whose category starts with this (datasets with none are skipped)")
+    parser.add_argument("--limit", type=int, help="only the first N cases of each dataset")
     parser.add_argument("--judge", action="store_true",
                         help="also ask an LLM judge (needs GUIDE_JUDGE_URL and GUIDE_JUDGE_MODEL; off by default)")
 
