@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,6 +14,60 @@ REQUIRED = ("id", "category", "turns", "must_include", "must_not_include", "expe
 
 class DatasetError(ValueError):
     """A dataset line is malformed; the message names the file, the line and the field."""
+
+
+@dataclass(frozen=True)
+class DatasetMeta:
+    """What a dataset's sidecar `<name>.meta.toml` says about how to run it (the case format stays unchanged)."""
+
+    name: str
+    # The guide's "today" (ISO date) for this dataset's cases; "" keeps the guide's own clock.
+    today: str = ""
+    # The table of thresholds.toml that gates this dataset; the dataset's name when the sidecar does not say.
+    thresholds: str = ""
+    dataset: Path | None = None
+    # The sidecar file, when the dataset has one.
+    sidecar: Path | None = None
+
+
+META_KEYS = {"today", "thresholds"}
+
+
+def dataset_name(path: Path) -> str:
+    """`public` for `.../public.jsonl`: the name reports, thresholds tables and sidecars use."""
+    return Path(path).name.removesuffix(".jsonl")
+
+
+def meta_path(path: Path) -> Path:
+    return Path(path).with_name(dataset_name(path) + ".meta.toml")
+
+
+def load_meta(path: Path) -> DatasetMeta:
+    """The sidecar beside a dataset, if there is one; a bad sidecar names its file, key and fix."""
+    name = dataset_name(path)
+    side = meta_path(path)
+    if not side.exists():
+        return DatasetMeta(name=name, thresholds=name, dataset=Path(path))
+    try:
+        raw = tomllib.loads(side.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise DatasetError(f"{side}: cannot read the dataset's sidecar: {exc}") from exc
+    unknown = sorted(set(raw) - META_KEYS)
+    if unknown:
+        raise DatasetError(f"{side}: unknown key(s) {', '.join(unknown)}; a sidecar may set only "
+                           f"{', '.join(sorted(META_KEYS))}")
+    today = raw.get("today", "")
+    if isinstance(today, dt.date):  # TOML's own date literal: today = 2026-12-01
+        today = today.isoformat()
+    try:
+        if today:
+            dt.date.fromisoformat(str(today))
+    except ValueError:
+        raise DatasetError(f"{side}: key 'today' = {today!r} is not a date; write it as \"YYYY-MM-DD\"") from None
+    table = raw.get("thresholds", name)
+    if not isinstance(table, str) or not table:
+        raise DatasetError(f"{side}: key 'thresholds' must name a table of thresholds.toml, e.g. \"{name}\"")
+    return DatasetMeta(name=name, today=str(today), thresholds=table, dataset=Path(path), sidecar=side)
 
 
 @dataclass(frozen=True)

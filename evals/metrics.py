@@ -61,6 +61,26 @@ def split_cited_sentences(text: str) -> list[tuple[str, list[int]]]:
     return out
 
 
+class EmbedCache:
+    """`embed` remembered by text for one run: answers are extractive and the same sections come back case after
+    case, so most sentences were embedded already (without it, support checking is most of an eval's time)."""
+
+    def __init__(self, embed):
+        self._embed = embed
+        self._vectors: dict[str, np.ndarray] = {}
+
+    def __call__(self, texts: list[str]) -> np.ndarray:
+        # By length, so a batch is padded to texts of about its own length, not to the longest of the case.
+        missing = sorted(dict.fromkeys(t for t in texts if t not in self._vectors), key=len)
+        if missing:
+            self._vectors.update(zip(missing, self._embed(missing), strict=True))
+        return np.stack([self._vectors[t] for t in texts])
+
+
+def _flat(text: str) -> str:
+    return " ".join(text.lower().split())
+
+
 def citation_scores(reply, embed, threshold: float) -> dict:
     """Markers must point at returned citations; each cited sentence must be supported by the quote it cites.
 
@@ -73,20 +93,27 @@ def citation_scores(reply, embed, threshold: float) -> dict:
     markers = [n for _, ns in sentences for n in ns]
     dangling = sorted({n for n in markers if n not in numbers})
     pairs = [(s, n) for s, ns in sentences for n in ns if n in quotes]
-    supports: list[float] = []
-    if pairs:
+    # A sentence found word for word in the quote it cites is supported as its own quote is (cosine 1.0), so only
+    # the others are embedded: most of an extractive answer needs no model call. (Three words at least: "Yes."
+    # in a quote supports nothing.)
+    flat_quotes = {n: _flat(q) for n, q in quotes.items()}
+    verbatim = [len(s.split()) >= 3 and _flat(s) in flat_quotes[n] for s, n in pairs]
+    scores: list[float | None] = [1.0 if v else None for v in verbatim]
+    todo = [(i, s, n) for i, ((s, n), v) in enumerate(zip(pairs, verbatim, strict=True)) if not v]
+    if todo:
         # A sentence is supported by the best-matching sentence of the quote it cites.
-        quote_parts = {n: [p for p, _ in split_cited_sentences(quotes[n])] or [quotes[n]] for _, n in pairs}
+        quote_parts = {n: [p for p, _ in split_cited_sentences(quotes[n])] or [quotes[n]] for _, _, n in todo}
         flat = [p for n in quote_parts for p in quote_parts[n]]
-        vecs = embed([s for s, _ in pairs] + flat)
-        sent_vecs, part_vecs = vecs[: len(pairs)], vecs[len(pairs):]
+        vecs = embed([s for _, s, _ in todo] + flat)
+        sent_vecs, part_vecs = vecs[: len(todo)], vecs[len(todo):]
         offsets, i = {}, 0
         for n, parts in quote_parts.items():
             offsets[n] = (i, i + len(parts))
             i += len(parts)
-        for (_, n), vec in zip(pairs, sent_vecs, strict=True):
+        for (index, _, n), vec in zip(todo, sent_vecs, strict=True):
             lo, hi = offsets[n]
-            supports.append(float(np.max(part_vecs[lo:hi] @ vec)))
+            scores[index] = float(np.max(part_vecs[lo:hi] @ vec))
+    supports = [x for x in scores if x is not None]
     uncited = [s for s, ns in sentences if not ns and _FACTUAL.search(s)] if reply.citations else []
     return {
         "markers": len(markers),

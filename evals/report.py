@@ -39,8 +39,35 @@ def summarise(results: list[dict]) -> dict:
         "uncited_factual_sentences": sum(len(c["uncited_factual_sentences"]) for c in cites),
         "latency_p50_ms": percentile(latencies, 50),
         "latency_p95_ms": percentile(latencies, 95),
-        "answer_words_median": statistics.median(r["answer_words"] for r in answers) if answers else 0,
+        "median_answer_words": statistics.median(r["answer_words"] for r in answers) if answers else 0,
     }
+
+
+def tradeoff(results: list[dict]) -> dict:
+    """What the guide did with the cases that should be answered, and with those that should be clarified.
+
+    "Some" and "none" count key facts of the final answer; an expected answer with no required facts that is
+    answered counts as "all". Every case lands in exactly one bucket of its group.
+    """
+    answer = {"cases": 0, "answered_all_facts": 0, "answered_some_facts": 0, "answered_no_facts": 0,
+              "clarified": 0, "signposted_or_declined": 0}
+    clarify = {"cases": 0, "clarified": 0, "answered": 0, "signposted_or_declined": 0}
+    for r in results:
+        if r["expected_behaviour"] == "answer":
+            answer["cases"] += 1
+            if r["behaviour"] == "answer":
+                found, total = r["facts_found"], r["facts_total"]
+                answer["answered_all_facts" if found == total else
+                       "answered_some_facts" if found else "answered_no_facts"] += 1
+            elif r["behaviour"] == "clarify":
+                answer["clarified"] += 1
+            else:
+                answer["signposted_or_declined"] += 1
+        elif r["expected_behaviour"] == "clarify":
+            clarify["cases"] += 1
+            key = r["behaviour"] if r["behaviour"] in ("clarify", "answer") else "signposted_or_declined"
+            clarify["clarified" if key == "clarify" else "answered" if key == "answer" else key] += 1
+    return {"expected_answer": answer, "expected_clarify": clarify}
 
 
 def by_category(results: list[dict]) -> dict[str, dict]:
@@ -111,6 +138,7 @@ def markdown(report: dict) -> str:
         lines += ["", f"## Regressions against {report.get('baseline')}", ""]
         lines += [f"- {r['id']} ({r['category']}): {'; '.join(r['changes'])}" for r in report["regressions"]] or [
             "None."]
+    lines += ["", "## Clarify trade-off", "", *tradeoff_lines(report["tradeoff"])]
     failing = [c for c in report["cases"] if not c["passed"]]
     lines += ["", f"## Failing cases ({len(failing)})", ""]
     for c in failing:
@@ -132,4 +160,79 @@ def markdown(report: dict) -> str:
             *[f"- [{x['n']}] {x['title']} - {x['heading']} <{x['url']}>" for x in c["citation_list"]],
             "",
         ]
+    return "\n".join(lines) + "\n"
+
+
+# The side-by-side summary: one row per dataset, the compact per-category tables, the trade-off.
+SIDE_BY_SIDE = (
+    ("cases", "cases"), ("key-fact recall", "key_fact_recall"), ("fully correct", "fully_correct"),
+    ("behaviour", "behaviour_accuracy"), ("wrong facts", "wrong_fact_hits"), ("hit@5", "hit_at_5"),
+    ("citation support", "citation_support"), ("median words", "median_answer_words"),
+    ("p50 ms", "latency_p50_ms"), ("p95 ms", "latency_p95_ms"),
+)
+
+
+def _cell(summary: dict, key: str) -> str:
+    value = summary.get(key)
+    if value is None and key == "median_answer_words":  # reports written before the rename
+        value = summary.get("answer_words_median")
+    if key in ("latency_p50_ms", "latency_p95_ms", "median_answer_words") and value is not None:
+        return f"{value:.0f}"
+    return _fmt(value)
+
+
+def tradeoff_lines(t: dict, label: str = "") -> list[str]:
+    a, c = t["expected_answer"], t["expected_clarify"]
+    head = f"{label} " if label else ""
+    lines = [
+        "| " + head + "expected answer | cases | answered, every key fact | answered, some | answered, none "
+        "(wrong) | clarified | signposted or declined |",
+        "|---|---|---|---|---|---|---|",
+        f"| {head}answer | {a['cases']} | {a['answered_all_facts']} | {a['answered_some_facts']} | "
+        f"{a['answered_no_facts']} | {a['clarified']} | {a['signposted_or_declined']} |",
+    ]
+    if c["cases"]:
+        lines += ["", "| " + head + "expected clarify | cases | clarified | answered | signposted or declined |",
+                  "|---|---|---|---|---|",
+                  f"| {head}clarify | {c['cases']} | {c['clarified']} | {c['answered']} | "
+                  f"{c['signposted_or_declined']} |"]
+    else:
+        lines += ["", "No case expects `clarify`."]
+    return lines
+
+
+def summary_markdown(reports: list[dict]) -> str:
+    """Every dataset of one run side by side (and each one's baseline, when the run had one)."""
+    lines = ["# Evaluation summary", ""]
+    first = reports[0] if reports else {}
+    lines += [f"Run {first.get('started', '')}, index build {(first.get('index') or {}).get('build_id')}. "
+              f"Reports per dataset in `<name>/report.md` and `<name>/report.json`.", ""]
+    lines += ["| dataset | today | " + " | ".join(h for h, _ in SIDE_BY_SIDE) + " | gates |",
+              "|---|---|" + "---|" * len(SIDE_BY_SIDE) + "---|"]
+    for r in reports:
+        base = r.get("baseline_summary")
+        if base:
+            lines.append(f"| {r['name']} (baseline) | | " + " | ".join(_cell(base, k) for _, k in SIDE_BY_SIDE)
+                         + " | |")
+        gates = "-" if not r["thresholds"] else ("PASS" if r["passed"] else f"FAIL ({len(r['failures'])})")
+        lines.append(f"| {r['name']} | {r.get('today') or 'real'} | "
+                     + " | ".join(_cell(r["summary"], k) for _, k in SIDE_BY_SIDE) + f" | {gates} |")
+    failed = [(r["name"], f) for r in reports for f in r["failures"]]
+    if failed:
+        lines += ["", "Threshold failures:", *[f"- {name}: {f}" for name, f in failed]]
+    for r in reports:
+        lines += ["", f"## {r['name']}: clarify trade-off", ""]
+        if r.get("baseline_tradeoff"):
+            lines += ["Baseline:", "", *tradeoff_lines(r["baseline_tradeoff"]), "", "Now:", ""]
+        lines += tradeoff_lines(r["tradeoff"])
+    for r in reports:
+        lines += ["", f"## {r['name']}: by category", "",
+                  "| category | cases | key-fact recall | fully correct | behaviour | hit@5 |",
+                  "|---|---|---|---|---|---|"]
+        for name, c in r["categories"].items():
+            lines.append(f"| {name} | {c['cases']} | {_fmt(c['key_fact_recall'])} | {_fmt(c['fully_correct'])} | "
+                         f"{_fmt(c['behaviour_accuracy'])} | {_fmt(c['hit_at_5'])} |")
+        if r.get("regressions") is not None:
+            lines += ["", f"{len(r['regressions'])} regressions against {r.get('baseline')}"
+                      + (" (see its report.md)." if r["regressions"] else ".")]
     return "\n".join(lines) + "\n"
