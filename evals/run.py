@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import re
 import time
 import tomllib
 from pathlib import Path
@@ -78,11 +79,19 @@ def run_case(guide, case: Case, doc_urls: dict[str, list[str]], support_threshol
         "expected_behaviour": case.expected_behaviour, "behaviour": reply.behaviour, "reason": reply.reason,
         "behaviour_ok": behaviour_ok, "facts_found": found, "facts_total": total, "missing_facts": missing,
         "wrong_facts": wrong, "fully_correct": fully, "retrieval": retrieval, "citations": cites,
-        "answer": reply.text, "answer_words": len(reply.text.split()),
+        "answer": reply.text, "answer_words": answer_words(reply.text),
         "citation_list": [c.to_dict() for c in reply.citations], "retrieved": reply.retrieved,
         "latencies_ms": [round(x, 1) for x in latencies], "reference_answer": case.reference_answer,
         "passed": fully and not cites["dangling_markers"],
     }
+
+
+_MARKER = re.compile(r"\s*\[\d{1,2}\]|\*\*")
+
+
+def answer_words(text: str) -> int:
+    """Words a parent reads: citation markers ("[1]") and bold markup are not words."""
+    return len(_MARKER.sub(" ", text).split())
 
 
 def check_thresholds(summary: dict, thresholds: dict) -> list[str]:

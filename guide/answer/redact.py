@@ -88,9 +88,14 @@ def _names() -> tuple[frozenset[str], frozenset[str]]:
     from faker.providers.person.en_GB import Provider as British
     from spacy.lang.en.stop_words import STOP_WORDS
 
-    from .areas import ENGLISH_AREAS  # "Kent", "Bristol" and "York" are places here, not people
+    from ..config import PROJECT_ROOT
+    from ..knowledge.authorities import load_authorities_if_present
 
-    places = {w.lower() for w in re.findall(r"[A-Za-z]+", ENGLISH_AREAS)}
+    # "Kent", "Bristol" and "York" are places here, not people: every council's names and towns.
+    councils = load_authorities_if_present(PROJECT_ROOT / "knowledge")
+    forms = [form for a in ((*councils.authorities, *councils.other_places) if councils else ())
+             for form in (a.name, *a.short_forms, *a.towns)]
+    places = {w.lower() for w in re.findall(r"[A-Za-z]+", " ".join(forms))}
     common = {w.lower() for w in Words.word_list} | set(STOP_WORDS) | _NAME_WORDS_IN_USE | places | {
         w.lower() for w in _NOT_NAMES}
     first = {n.lower() for n in (*English.first_names, *British.first_names_male, *British.first_names_female)}

@@ -118,16 +118,20 @@ class IndexStore:
                 log.warning("%s; serving the earlier build %s until it is repaired", damage, build_dir.name)
                 return store
             raise damage
-        chunks = load_chunks(build_dir)
+        if client is None:
+            client = make_chroma_client(build_dir / "chroma", chroma_url)
+        return cls._load(build_dir, manifest, client)
+
+    @classmethod
+    def _load(cls, build_dir: Path, manifest: dict, client) -> IndexStore:
+        """The build's local files (chunks, BM25 and its rows, the sections' question vectors) around `client`."""
         import bm25s
 
+        chunks = load_chunks(build_dir)
         bm25 = bm25s.BM25.load(str(build_dir / "bm25"), load_corpus=False, mmap=False)
         rows_path = build_dir / "bm25_rows.json"
         bm25_rows = json.loads(rows_path.read_text()) if rows_path.exists() else None
-        questions = load_questions(build_dir)
-        if client is None:
-            client = make_chroma_client(build_dir / "chroma", chroma_url)
-        return cls(build_dir, manifest, chunks, bm25, client, bm25_rows=bm25_rows, questions=questions)
+        return cls(build_dir, manifest, chunks, bm25, client, bm25_rows=bm25_rows, questions=load_questions(build_dir))
 
     @classmethod
     def open_local_build(cls, build_dir: Path, index_path: Path, model_name: str, dimension: int) -> IndexStore:
@@ -144,15 +148,14 @@ class IndexStore:
             )
         client = None
         try:
-            import bm25s
-
-            chunks = load_chunks(build_dir)
-            bm25 = bm25s.BM25.load(str(build_dir / "bm25"), load_corpus=False, mmap=False)
             client = make_chroma_client(build_dir / "chroma")
-            store = cls(build_dir, manifest, chunks, bm25, client)
+            store = cls._load(build_dir, manifest, client)
             store.warm()
-            if store.collection.count() != len(chunks):
-                raise ValueError(f"{store.collection.count()} vectors for {len(chunks)} passages")
+            if store.collection.count() != len(store.chunks):
+                raise ValueError(f"{store.collection.count()} vectors for {len(store.chunks)} passages")
+            if len(store.question_vectors) != manifest.get("questions", len(store.question_vectors)):
+                raise ValueError(f"{len(store.question_vectors)} question vectors, the manifest says "
+                                 f"{manifest['questions']}")
             return store
         except Exception as exc:  # noqa: BLE001 - whatever a damaged file raises (json, numpy, sqlite, Chroma)
             if client is not None:
@@ -310,6 +313,7 @@ class IndexStore:
         self._query(self.sentences, probe, 1, None)
         self.sentence_vectors([self.chunks[0].id])
         self.sparse(self.chunks[0].heading or self.chunks[0].title, 1)
+        self.dense_questions(probe, 1)
 
     def close(self) -> None:
         """Release an embedded store's files (a server client holds nothing to release)."""
