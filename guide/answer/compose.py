@@ -68,9 +68,11 @@ def _authority(url: str) -> int:
 class SectionComposer:
     """Builds the reply from whole sections."""
 
-    def __init__(self, second_sentences: int = 2):
-        # A second section (a message asking two things) is cut to its first sentences and its next step.
+    def __init__(self, second_sentences: int = 2, first_sentences_with_second: int | None = None):
+        # A second section (a message asking two things) is cut to its first sentences and its next step; with
+        # one, the first section may be cut too, so the reply stays short enough to read on a phone.
         self.second_sentences = second_sentences
+        self.first_sentences_with_second = first_sentences_with_second
 
     def compose(self, hits: list[Hit]) -> Composition:
         """The first hit's section whole and any further hits as short second parts, each under its heading."""
@@ -79,7 +81,7 @@ class SectionComposer:
         parts: list[str] = []
         citations: list[Citation] = []
         for n, hit in enumerate(hits, start=1):
-            limit = None if n == 1 else self.second_sentences
+            limit = self.second_sentences if n > 1 else (self.first_sentences_with_second if len(hits) > 1 else None)
             paragraphs, used = self._section(hit, limit)
             if not used:
                 continue

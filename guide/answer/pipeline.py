@@ -228,11 +228,12 @@ class Compose:
     name = "compose"
 
     def __init__(self, composer: SectionComposer, min_score: float, clarify_below: float,
-                 second_ratio: float = 0.9, suggestions: int = 3):
+                 second_ratio: float = 0.9, second_margin: float = 0.02, suggestions: int = 3):
         self.composer = composer
         self.min_score = min_score
         self.clarify_below = clarify_below
         self.second_ratio = second_ratio
+        self.second_margin = second_margin
         self.suggestions = suggestions
 
     def __call__(self, ctx: Context) -> None:
@@ -265,9 +266,11 @@ class Compose:
                     found[0].question >= self.clarify_below and len(chosen) < 2:
                 chosen.append(found[0])
         if len(chosen) == 1 and len(ctx.hits) > 1:
+            # A section from another topic nearly as strong as the best may be what was asked: it follows,
+            # shortened.
             runner = ctx.hits[1]
-            if (runner.chunk.doc_id != top.chunk.doc_id and runner.question >= top.question - 0.02
-                    and runner.score >= self.second_ratio * top.score):
+            if (runner.chunk.doc_id != top.chunk.doc_id and runner.question >= top.question - self.second_margin
+                    and runner.score >= self.second_ratio * top.score and runner.question >= self.clarify_below):
                 chosen.append(runner)
         comp = self.composer.compose(chosen)
         body = comp.text
