@@ -148,7 +148,8 @@ def test_a_killed_builds_folder_goes_at_the_next_build_a_running_ones_stays(tmp_
             assert proc.stdout.readline().strip() == "ready"
         os.kill(procs[0].pid, signal.SIGKILL)  # a build killed half way: its folder is fresh, its lock is free
         procs[0].wait()
-        (small_kb / "mediation.md").write_text((small_kb / "mediation.md").read_text() + "\n## New?\n\nYes, new.\n")
+        (small_kb / "mediation.md").write_text((small_kb / "mediation.md").read_text() + "\n## New?\n\nYes, new.\n\n"
+                                               + phrasings_block("new"))
         build_index(config, embedder)
         assert not killed.exists()
         assert running.exists()  # another build still running there
@@ -162,7 +163,8 @@ def test_a_rebuild_keeps_the_build_a_running_server_has_open(tmp_path, small_kb,
     config = _config(tmp_path, small_kb)
     build_index(config, embedder)
     live = IndexStore.current_dir(config.index_path).resolve()
-    (small_kb / "mediation.md").write_text((small_kb / "mediation.md").read_text() + "\n## New?\n\nYes, new.\n")
+    (small_kb / "mediation.md").write_text((small_kb / "mediation.md").read_text() + "\n## New?\n\nYes, new.\n\n"
+                                               + phrasings_block("new"))
     build_index(config, embedder)  # the server above still has `live` open: it is the previous build now
     served = IndexStore.current_dir(config.index_path).resolve()
     build_index(config, embedder, rebuild=True)
@@ -187,7 +189,8 @@ def test_a_damaged_live_build_falls_back_with_a_warning_and_guide_index_repairs_
     config = _config(tmp_path, small_kb)
     build_index(config, embedder)
     path = small_kb / "mediation.md"
-    path.write_text(path.read_text() + "\n## Is this a new section?\n\nYes, this section was added by a test.\n")
+    path.write_text(path.read_text() + "\n## Is this a new section?\n\nYes, this section was added by a test.\n\n"
+                    + phrasings_block("new"))
     build_index(config, embedder)
     live = IndexStore.current_dir(config.index_path).resolve()
     _damage(live)
