@@ -24,6 +24,7 @@ import gradio as gr
 from markdown_it import MarkdownIt
 
 from ..answer.redact import redact
+from ..knowledge.chunking import split_sentences
 from ..knowledge.documents import load_documents
 from .feedback import FeedbackError, FeedbackStore
 from .letters_page import render_letters_tool
@@ -86,8 +87,11 @@ def source_card(turn: int, c: dict, sources: dict[str, tuple[str, str]]) -> str:
     title = html.escape(page_title or url)
     link = (f'<a href="{html.escape(url)}" target="_blank" rel="noopener noreferrer">{title}'
             f'<span class="new-tab">{NEW_TAB}</span></a>') if url else title
-    said = (f'<p class="source-said"><span class="source-label">The guide\'s sentence from it:</span> '
-            f"{html.escape(c['quote'])}</p>") if c.get("quote") else ""
+    # The quote is a whole section: the card names it and shows its first sentence, so it stays card-sized.
+    sentences = split_sentences(c.get("quote") or "")
+    said = (f'<p class="source-said"><span class="source-label">The guide\'s answer from it'
+            f'{" (" + html.escape(c["heading"]) + ")" if c.get("heading") else ""}:</span> '
+            f"{html.escape(sentences[0])}{' …' if len(sentences) > 1 else ''}</p>") if sentences else ""
     return (f'<li class="source-card" id="t{turn}-s{n}" value="{n}" tabindex="-1">'
             f'<p class="source-publisher">{html.escape(publisher)}</p><p class="source-title">{link}</p>{said}</li>')
 
@@ -750,5 +754,11 @@ main .column, main .form { gap: 4px !important; }
   main.contain { padding-left: 0 !important; padding-right: 0 !important; }
   .examples .section-heading { margin: 0; font-size: 1.125rem; }
   .notice.compact { line-height: 1.25; }
+}
+/* The tools below the conversation make the page scroll: on the narrowest phones the scroll bar takes width, so
+   the examples are set a little tighter to stay on the first screen. */
+@media (max-width: 340px) {
+  .examples .example { font-size: 0.875rem; line-height: 1.15; }
+  .examples .section-heading { font-size: 1rem; }
 }
 """
