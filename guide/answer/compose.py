@@ -109,12 +109,18 @@ class SectionComposer:
                 lines = [ln for ln in block.splitlines() if ln.strip()]
                 is_list = bool(lines) and all(_LIST_ITEM.match(ln) for ln in lines)
                 para = []
+                in_step = False
                 for sentence in split_sentences(block):
                     if sentence in seen:
                         continue
                     seen.add(sentence)
                     if _NEXT_STEP.match(sentence):
                         steps.append(sentence)
+                        in_step = True
+                        continue
+                    if in_step:
+                        # The rest of a next step's paragraph belongs to it ('ask: "Is this formal? If so..."').
+                        steps[-1] = f"{steps[-1]} {sentence}"
                         continue
                     if limit is not None and count >= limit:
                         continue

@@ -48,3 +48,11 @@ def test_a_second_section_is_short_and_under_its_own_heading():
 
 def test_nothing_to_compose_gives_no_text():
     assert SectionComposer().compose([]).text == ""
+
+
+def test_a_next_step_that_quotes_a_question_stays_whole_and_last():
+    step = 'Next step: when the school calls, ask: "Is this a formal exclusion? If so, please send the letter."'
+    section = _chunk("a", "doc-a", "Can they?", f"No, they cannot. Keep a diary.\n\n{step}")
+    comp = SectionComposer().compose([_hit(section)])
+    assert comp.text.endswith(f"{step} [1]")
+    assert comp.text.count("[1]") == 3

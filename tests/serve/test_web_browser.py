@@ -218,7 +218,8 @@ def test_screen_readers_hear_who_is_speaking_once_per_answer_and_the_page_landma
     assert 'region "You asked"' in tree and "region \"The guide's answer\"" in tree, tree
     assert page.get_by_role("textbox", name="Your question").count() == 1
     announced = page.evaluate("window.announced")
-    assert len(announced) == 1 and announced[0].startswith("The guide's answer: How long does the council have to decide")
+    assert len(announced) == 1
+    assert announced[0].startswith("The guide's answer: How long does the council have to decide")
     assert page.evaluate("document.documentElement.lang") == "en-GB"
     assert page.locator("main header, main footer").count() == 0
     assert page.get_by_role("banner").get_by_role("heading", level=1).inner_text() == "SEND process guide"
