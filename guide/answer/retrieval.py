@@ -114,7 +114,7 @@ class HybridRetriever:
             for section in list(fused):
                 if any(c.doc_id in prefer_docs for c in store.section_chunks(section)):
                     fused[section] += bonus
-        ranked = sorted(fused.items(), key=lambda kv: -kv[1])[: max(k, 10)]
+        ranked = sorted(fused.items(), key=lambda kv: (-kv[1], kv[0]))[: max(k, 10)]  # ties: by section
         if self.stemmer is not None and ranked:
             ranked = self._rescore(query, ranked, question_sim)[:k]
         else:
@@ -148,7 +148,7 @@ class HybridRetriever:
             value = (w.get("fused", 0.0) * score / top + w.get("question", 0.0) * question_sim.get(section, 0.0)
                      + w.get("words", 0.0) * sum(idf.get(t, default) for t in shared) / total)
             scored.append((section, value))
-        return sorted(scored, key=lambda kv: -kv[1])
+        return sorted(scored, key=lambda kv: (-round(kv[1], 9), kv[0]))
 
     def _words(self, text: str) -> set[str]:
         return set(self.stemmer.stemWords([t for t in _WORD.findall(text.lower()) if t not in _STOP]))

@@ -167,8 +167,18 @@ class IndexStore:
         return self.manifest.get("build_id", "")
 
     # --- reads -------------------------------------------------------------------------------------------
+    def chunk_mask(self, kind: str | None = None, area: str | None = None) -> np.ndarray | None:
+        """A 0/1 flag per chunk: the chunks of this kind and area (None means all)."""
+        if not kind and not area:
+            return None
+        key = ("chunks", kind, area)
+        if key not in self._masks:
+            self._masks[key] = np.array([(not kind or c.kind == kind) and (not area or c.area == area)
+                                         for c in self.chunks], dtype=np.float32)
+        return self._masks[key]
+
     def mask(self, kind: str | None = None, area: str | None = None) -> np.ndarray | None:
-        """A 0/1 weight per chunk for BM25: the chunks of this kind and area (None means all)."""
+        """A 0/1 weight per BM25 row (one per distinct passage) for BM25: rows of this kind and area."""
         if not kind and not area:
             return None
         key = (kind, area)
@@ -193,7 +203,7 @@ class IndexStore:
         pairs = _simple_where(where)
         if pairs:
             fields = dict(pairs)
-            mask = self.mask(fields.get("kind"), fields.get("area"))
+            mask = self.chunk_mask(fields.get("kind"), fields.get("area"))
             share = float(mask.mean()) if mask is not None and len(mask) else 0.0
             if share == 0.0:
                 return []

@@ -4,6 +4,7 @@ import json
 
 import pytest
 
+from guide.answer.retrieval import HybridRetriever
 from guide.config import Config
 from guide.core import Guide, build_index
 from guide.index.layout import IndexMismatchError, IndexMissingError
@@ -242,3 +243,24 @@ def test_guide_index_reports_documents_added_and_removed(tmp_path, small_kb, emb
     assert cli_main(args) == 0
     out = capsys.readouterr().out
     assert "Added document: senco" in out and "Removed document: mediation" in out
+
+
+def test_a_section_republished_in_another_document_is_one_section_and_one_bm25_row(tmp_path, small_kb, embedder):
+    # A council republishing national guidance word for word: the same sections in a second document.
+    original = (small_kb / "mediation.md").read_text()
+    (small_kb / "mediation-copy.md").write_text(original.replace("id: mediation\n", "id: mediation-copy\n", 1))
+    config = _config(tmp_path, small_kb)
+    build_index(config, embedder)
+    store = IndexStore.open(config.index_path, embedder.name, embedder.dimension)
+    copies = [c for c in store.chunks if c.doc_id == "mediation-copy"]
+    assert copies and all(len(store.sections[c.section]) == 2 for c in copies)
+    assert len(store.bm25_rows) == len(store.chunks) - len(copies)
+    assert len(set(store.question_sections.tolist())) == len(store.sections)
+    vec = embedder.embed_query("Do I have to go to mediation?")
+    # Filtered searches index chunks, BM25 rows are fewer: neither may be mistaken for the other.
+    assert store.dense(vec, 5, {"kind": "guidance"})
+    assert store.sparse("mediation certificate", 5, store.mask("guidance"))
+    hits = HybridRetriever(store).retrieve("Do I have to go to mediation?", vec, k=5, kind="guidance")
+    assert len({h.section for h in hits}) == len(hits)
+    # The first document (in index order) holding a section represents it.
+    assert all(h.chunk.doc_id == store.section_chunks(h.section)[0].doc_id for h in hits)
