@@ -155,10 +155,7 @@ class GuideClocks:
         if today == "" or today == self.base.config.today:
             return self.base
         if today not in self._by_today:
-            from guide.core import Guide
-
-            self._by_today[today] = Guide(self.base.config.replace(today=today), embedder=self.base.embedder,
-                                          build_if_missing=False)
+            self._by_today[today] = self.base.with_config(today=today)
         return self._by_today[today]
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+import copy
 import logging
 import os
 import threading
@@ -72,6 +73,16 @@ class Guide:
     def from_env(cls, build_if_missing: bool = True, embedder: Embedder | None = None, **overrides) -> Guide:
         """Configuration from GUIDE_* environment variables (keyword arguments override them)."""
         return cls(Config.from_env(**overrides), embedder=embedder, build_if_missing=build_if_missing)
+
+    def with_config(self, **changes) -> Guide:
+        """The same guide (model, open index, queue) answering with some settings changed, e.g. `today=...`.
+
+        Shares every heavy object: a second Guide would open a second client on the same embedded store, and
+        closing either would close both."""
+        other = copy.copy(self)
+        other.config = self.config.replace(**changes)
+        other._wire()
+        return other
 
     # --- index -------------------------------------------------------------------------------------------------
     def _open_store(self) -> IndexStore:

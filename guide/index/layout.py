@@ -380,10 +380,8 @@ def _batches(items: list, size: int):
 
 
 def _release_client(client) -> None:
-    """Stop the embedded Chroma system behind one client so its files are flushed and closed."""
+    """Release one client of an embedded Chroma store; the last one out stops it, so its files are closed."""
     from chromadb.api.shared_system_client import SharedSystemClient
 
-    system = SharedSystemClient._identifier_to_system.pop(client._identifier, None)
-    SharedSystemClient._identifier_to_refcount.pop(client._identifier, None)
-    if system is not None:
-        system.stop()
+    # Counted: another client on the same files (a live store, while a build checks that build) keeps them open.
+    SharedSystemClient._release_system(client._identifier)
