@@ -130,6 +130,24 @@ def check_url(url: str) -> bool:
     return parsed.scheme in ("http", "https") and "." in parsed.netloc and " " not in url
 
 
+def parse_sources(raw, path: Path, missing: str) -> tuple[Source, ...]:
+    """A front matter's `sources` list: each a {title, url, publisher}; `missing` says what to write when absent."""
+    if not isinstance(raw, list) or not raw:
+        raise KnowledgeError(path, "sources", missing)
+    sources = []
+    for i, item in enumerate(raw):
+        where = f"sources[{i}]"
+        if not isinstance(item, dict):
+            raise KnowledgeError(path, where, "must be a mapping with title, url and publisher")
+        for key in ("title", "url", "publisher"):
+            if not isinstance(item.get(key), str) or not item[key].strip():
+                raise KnowledgeError(path, f"{where}.{key}", "is missing or empty")
+        if not check_url(item["url"].strip()):
+            raise KnowledgeError(path, f"{where}.url", f"{item['url']!r} is not a well-formed http(s) URL")
+        sources.append(Source(item["title"].strip(), item["url"].strip(), item["publisher"].strip()))
+    return tuple(sources)
+
+
 def parse_document(path: Path, text: str | None = None) -> Document | None:
     """Parse one file. Returns None for a README.md; any other file that is not a valid document is an error."""
     if text is None:
@@ -157,20 +175,7 @@ def parse_document(path: Path, text: str | None = None) -> Document | None:
     kind = _require_str(meta, "kind", path)
     if kind not in KINDS:
         raise KnowledgeError(path, "kind", f"{kind!r} must be one of {', '.join(KINDS)}")
-    raw_sources = meta.get("sources")
-    if not isinstance(raw_sources, list) or not raw_sources:
-        raise KnowledgeError(path, "sources", "must be a list with at least one {title, url, publisher}")
-    sources = []
-    for i, item in enumerate(raw_sources):
-        where = f"sources[{i}]"
-        if not isinstance(item, dict):
-            raise KnowledgeError(path, where, "must be a mapping with title, url and publisher")
-        for key in ("title", "url", "publisher"):
-            if not isinstance(item.get(key), str) or not item[key].strip():
-                raise KnowledgeError(path, f"{where}.{key}", "is missing or empty")
-        if not check_url(item["url"].strip()):
-            raise KnowledgeError(path, f"{where}.url", f"{item['url']!r} is not a well-formed http(s) URL")
-        sources.append(Source(item["title"].strip(), item["url"].strip(), item["publisher"].strip()))
+    sources = parse_sources(meta.get("sources"), path, "must be a list with at least one {title, url, publisher}")
     if not body.strip():
         raise KnowledgeError(path, "body", "the document has no text after the front matter")
     _check_sections(body, path)
@@ -195,7 +200,7 @@ def parse_document(path: Path, text: str | None = None) -> Document | None:
         title=_require_str(meta, "title", path),
         kind=kind,
         summary=_require_str(meta, "summary", path),
-        sources=tuple(sources),
+        sources=sources,
         last_reviewed=_date_str(meta, "last_reviewed", path),
         body=_PHRASINGS_RE.sub("", body).strip() + "\n",
         path=path,

@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from .documents import _ID_RE, KnowledgeError, Source, _date_str, _require_str, check_url, split_front_matter
+from .documents import _ID_RE, KnowledgeError, Source, _date_str, _require_str, parse_sources, split_front_matter
 
 LETTERS_DIR = "letters"
 FILLED_FROM = ("date", "council")  # what the guide may fill from the conversation; everything else is a gap
@@ -55,22 +55,8 @@ def letters_dir(knowledge_dir: Path) -> Path:
 
 
 def _sources(meta: dict, path: Path) -> tuple[Source, ...]:
-    raw = meta.get("sources")
-    if not isinstance(raw, list) or not raw:
-        raise KnowledgeError(path, "sources", "must list the law the letter relies on: at least one {title, url, "
-                                              "publisher}")
-    out = []
-    for i, item in enumerate(raw):
-        where = f"sources[{i}]"
-        if not isinstance(item, dict):
-            raise KnowledgeError(path, where, "must be a mapping with title, url and publisher")
-        for key in ("title", "url", "publisher"):
-            if not isinstance(item.get(key), str) or not item[key].strip():
-                raise KnowledgeError(path, f"{where}.{key}", "is missing or empty")
-        if not check_url(item["url"].strip()):
-            raise KnowledgeError(path, f"{where}.url", f"{item['url']!r} is not a well-formed http(s) URL")
-        out.append(Source(item["title"].strip(), item["url"].strip(), item["publisher"].strip()))
-    return tuple(out)
+    return parse_sources(meta.get("sources"), path, "must list the law the letter relies on: at least one {title, "
+                         "url, publisher}")
 
 
 def _fields(meta: dict, path: Path) -> tuple[Field, ...]:
