@@ -7,7 +7,7 @@ from pathlib import Path
 
 import yaml
 
-from .documents import KnowledgeError, Source, check_url
+from .documents import KnowledgeError, Source, parse_source
 
 AUTHORITIES_FILE = Path("data") / "local-authorities.yaml"
 TYPES = ("county", "unitary", "metropolitan", "london", "sui-generis")
@@ -48,14 +48,7 @@ def authorities_path(knowledge_dir: Path) -> Path:
 
 
 def _source(raw, path: Path, where: str) -> Source:
-    if not isinstance(raw, dict):
-        raise KnowledgeError(path, where, "is missing: give title, url and publisher")
-    for key in ("title", "url", "publisher"):
-        if not isinstance(raw.get(key), str) or not raw[key].strip():
-            raise KnowledgeError(path, f"{where}.{key}", "is missing or empty")
-    if not check_url(raw["url"].strip()):
-        raise KnowledgeError(path, f"{where}.url", f"{raw['url']!r} is not a well-formed http(s) URL")
-    return Source(raw["title"].strip(), raw["url"].strip(), raw["publisher"].strip())
+    return parse_source(raw, path, where, "is missing: give title, url and publisher")
 
 
 def _texts(entry: dict, key: str, path: Path, where: str) -> tuple[str, ...]:

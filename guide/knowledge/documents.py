@@ -134,18 +134,20 @@ def parse_sources(raw, path: Path, missing: str) -> tuple[Source, ...]:
     """A front matter's `sources` list: each a {title, url, publisher}; `missing` says what to write when absent."""
     if not isinstance(raw, list) or not raw:
         raise KnowledgeError(path, "sources", missing)
-    sources = []
-    for i, item in enumerate(raw):
-        where = f"sources[{i}]"
-        if not isinstance(item, dict):
-            raise KnowledgeError(path, where, "must be a mapping with title, url and publisher")
-        for key in ("title", "url", "publisher"):
-            if not isinstance(item.get(key), str) or not item[key].strip():
-                raise KnowledgeError(path, f"{where}.{key}", "is missing or empty")
-        if not check_url(item["url"].strip()):
-            raise KnowledgeError(path, f"{where}.url", f"{item['url']!r} is not a well-formed http(s) URL")
-        sources.append(Source(item["title"].strip(), item["url"].strip(), item["publisher"].strip()))
-    return tuple(sources)
+    return tuple(parse_source(item, path, f"sources[{i}]") for i, item in enumerate(raw))
+
+
+def parse_source(item, path: Path, where: str, missing: str = "must be a mapping with title, url and publisher"
+                 ) -> Source:
+    """One {title, url, publisher}: every part present, the URL well formed."""
+    if not isinstance(item, dict):
+        raise KnowledgeError(path, where, missing)
+    for key in ("title", "url", "publisher"):
+        if not isinstance(item.get(key), str) or not item[key].strip():
+            raise KnowledgeError(path, f"{where}.{key}", "is missing or empty")
+    if not check_url(item["url"].strip()):
+        raise KnowledgeError(path, f"{where}.url", f"{item['url']!r} is not a well-formed http(s) URL")
+    return Source(item["title"].strip(), item["url"].strip(), item["publisher"].strip())
 
 
 def parse_document(path: Path, text: str | None = None) -> Document | None:
