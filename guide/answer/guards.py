@@ -73,7 +73,10 @@ _SYSTEM_PROMPT = _rx(
     r"\b(environment variables|api keys?|\.env\b|config file)\b",
 )
 _FABRICATION = _rx(
-    r"\b(fake|forge|falsify|fabricate|make up|invent|backdate|back-date|doctor)\b[^.?!\n]{0,60}\b(report|letter|"
+    # "doctor" only as a verb ("doctor the report"): "a doctor's note" and "the GP is a doctor" are evidence asked for.
+    r"\b(fake|forge|falsify|fabricate|make up|invent|backdate|back-date|"
+    r"(?<!the )(?<!a )(?<!my )(?<!our )(?<!his )(?<!her )(?<!your )(?<!their )"
+    r"doctor(?!'s|s\b)(?!\s+(says?|said|wrote|writes|thinks?|refused|won't|will|has|had)\b))\b[^.?!\n]{0,60}\b(report|letter|"
     r"diagnosis|evidence|records?|assessment|signature|note|certificate|statement|emails?|diary|log)\b",
     r"\b(write|draft|create|make)\b[^.?!\n]{0,40}\b(letter|report|note)\b[^.?!\n]{0,60}\b(pretend|pretending|"
     r"as if (it|i) (was|were|is) from|signed by|from (a|the|my|his|her) (doctor|gp|paediatrician|"
@@ -136,7 +139,10 @@ _LEGAL_REP = _rx(
     r"\b(phone|call|email|write to|contact|speak to|ring)\b[^.?!\n]{0,15}\b(the )?(council|school|la|local "
     r"authority|caseworker)\b[^.?!\n]{0,15}\b(for|on behalf of) (me|us)\b",
     r"\b(are you|can you be) a (lawyer|solicitor)\b",
-    r"\b(sue|suing|compensation|negligence claim|damages)\b",
+    # Suing, or what a claim would pay, is a solicitor's question; what a tribunal or the Ombudsman can award is
+    # information the guide gives ("can the SEND tribunal award compensation?").
+    r"\b(sue|suing|negligence claim|claim for negligence)\b",
+    r"\bhow much (compensation|damages|money)\b[^.?!\n]{0,20}\b(would|could|will|can|might) (i|we)\b",
     r"\b(which|what|best|good|recommend\w*|name (of )?a)\b[^.?!\n]{0,20}"
     r"\b(solicitors?|lawyers?|barristers?|law firms?)\b",
     r"\bact as (my|our) (solicitor|lawyer|barrister|advocate)\b",

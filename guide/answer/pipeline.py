@@ -192,21 +192,26 @@ class Retrieve:
         # message names an inspected area or is about inspections.
         kind = None if ctx.prefer_docs or guards.is_local_topic(ctx.search_text) else "guidance"
 
-        def search(text: str, vec, also=()) -> list[Hit]:
+        def search(text: str, vec, also=(), also_weight: float = 1.0) -> list[Hit]:
             return self.retriever.retrieve(text, vec, k=self.k, prefer_docs=ctx.prefer_docs, also=list(also),
-                                           kind=kind)
+                                           kind=kind, also_weight=also_weight)
+
+        # In a follow-up the parent's own words say what is asked ("how long do I have to appeal that?") and the
+        # earlier turns what it is about: the own words weigh as much as the whole conversation, or a section
+        # matching the earlier story but not the question wins.
+        own = self.retriever.question_weight
 
         # The questions inside a long story are a second view of it, when they name a topic of their own ("is
         # that an actual rule??" alone would find any section that asks whether something is a rule).
         focus = [(ctx.focus_text, ctx.focus_vec)] if ctx.focus_text != ctx.search_text and \
             len(topic_words(ctx.focus_text)) >= 3 else []
         if ctx.follow_up:
-            ctx.hits = search(ctx.context_text, ctx.context_vec, [(ctx.search_text, ctx.query_vec)])
+            ctx.hits = search(ctx.context_text, ctx.context_vec, [(ctx.search_text, ctx.query_vec)], own)
         else:
             ctx.hits = search(ctx.search_text, ctx.query_vec, focus)
             if ctx.cue == "weak" and (not ctx.hits or ctx.hits[0].question < self.stands_alone):
                 ctx.follow_up = True
-                ctx.hits = search(ctx.context_text, ctx.context_vec, [(ctx.search_text, ctx.query_vec)])
+                ctx.hits = search(ctx.context_text, ctx.context_vec, [(ctx.search_text, ctx.query_vec)], own)
         ctx.part_hits = [search(text, vec)[:1] for text, vec in zip(ctx.parts, ctx.part_vecs, strict=True)]
         if ctx.only_docs:
             allowed = [h for h in ctx.hits if h.chunk.doc_id in ctx.only_docs]
@@ -228,7 +233,7 @@ class Compose:
     name = "compose"
 
     def __init__(self, composer: SectionComposer, min_score: float, clarify_below: float,
-                 second_ratio: float = 0.9, second_margin: float = 0.02, suggestions: int = 3):
+                 second_ratio: float = 0.9, second_margin: float = 0.0, suggestions: int = 3):
         self.composer = composer
         self.min_score = min_score
         self.clarify_below = clarify_below
@@ -267,7 +272,8 @@ class Compose:
                 chosen.append(found[0])
         if len(chosen) == 1 and len(ctx.hits) > 1:
             # A section from another topic nearly as strong as the best may be what was asked: it follows,
-            # shortened.
+            # shortened. "Nearly as strong" is at least as like the message in question similarity: with 10-12
+            # phrasings a section, a margin below that (0.02) added a second part to a third of the replies.
             runner = ctx.hits[1]
             if (runner.chunk.doc_id != top.chunk.doc_id and runner.question >= top.question - self.second_margin
                     and runner.score >= self.second_ratio * top.score and runner.question >= self.clarify_below):

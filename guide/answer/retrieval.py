@@ -41,6 +41,9 @@ _STOP = frozenset(
 )
 
 
+SHORT_PHRASING_WORDS = 25  # a longer phrasing is a story: left out of the word-overlap score
+
+
 class HybridRetriever:
     def __init__(self, store: IndexStore, candidates: int = 30, rrf_k: int = 60, question_weight: float = 2.0,
                  stemmer=None, rerank: dict[str, float] | None = None):
@@ -67,8 +70,10 @@ class HybridRetriever:
         area: str | None = None,
         prefer_docs: tuple[str, ...] = (),
         also: list[tuple[str, np.ndarray]] = (),
+        also_weight: float = 1.0,
     ) -> list[Hit]:
-        """The k best sections for the message; `also` adds more views of it (e.g. the question inside a story)."""
+        """The k best sections for the message; `also` adds more views of it (e.g. the question inside a story),
+        their question similarity counting `also_weight` in the fusion (the main view counts `question_weight`)."""
         store = self.store
         where: dict | None = None
         clauses = [{"kind": kind}] if kind else []
@@ -93,7 +98,7 @@ class HybridRetriever:
             questions = store.dense_questions(vec, self.candidates, kind)
             if area:
                 questions = [(s, sim) for s, sim in questions if any(c.area == area for c in store.section_chunks(s))]
-            add(questions, self.question_weight if i == 0 else 1.0)
+            add(questions, self.question_weight if i == 0 else also_weight)
             sparse = self._by_section(store.sparse(text, self.candidates, mask))
             add(sparse)
             for s, sim in questions:
@@ -154,10 +159,14 @@ class HybridRetriever:
         return set(self.stemmer.stemWords([t for t in _WORD.findall(text.lower()) if t not in _STOP]))
 
     def _section_terms(self, section: str) -> frozenset[str]:
-        """The stemmed words of a section's heading and parents' phrasings (cached per section)."""
+        """The stemmed words of a section's heading and its short parents' phrasings (cached per section).
+
+        A long phrasing (a parent's whole story) carries most everyday SEND words, so with it every message
+        would share its rarer words with that section; it still counts in question similarity."""
         if section not in self._terms:
             chunks = self.store.section_chunks(section)
-            texts = [chunks[0].heading, *chunks[0].phrasings] if chunks else []
+            texts = [chunks[0].heading, *(p for p in chunks[0].phrasings if len(p.split()) <= SHORT_PHRASING_WORDS)] \
+                if chunks else []
             self._terms[section] = frozenset(self._words(" ".join(texts)))
         return self._terms[section]
 
