@@ -14,7 +14,7 @@ from .answer.areas import AreaFinder
 from .answer.compose import SectionComposer
 from .answer.deadlines_step import Deadlines, DeadlinesReply
 from .answer.letters_step import Letters
-from .answer.pipeline import Check, Compose, Guard, Pipeline, Rephrase, Retrieve, Route, Sanitise
+from .answer.pipeline import Check, Compose, Guard, LetterTopic, Pipeline, Rephrase, Retrieve, Route, Sanitise
 from .answer.retrieval import HybridRetriever
 from .config import Config
 from .index.build import BuildReport, IndexBuilder
@@ -178,6 +178,7 @@ class Guide:
             Deadlines(self.config.today),
             Rephrase(self.embedder.embed, self.abbreviations),
             Route(self.area_finder),
+            LetterTopic(self.letters),
             Retrieve(self.retriever, self.config.top_k),
             Compose(SectionComposer(), self.config.min_passage_score, self.config.clarify_below),
             DeadlinesReply(),

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..reply import HELP_SIGNPOST, Reply
+from ..tools.letters import wants_letter
 from . import guards
 from .areas import AreaFinder
 from .compose import SectionComposer
@@ -61,6 +62,7 @@ class Context:
     part_hits: list = field(default_factory=list)
     prefer_docs: tuple[str, ...] = ()
     only_docs: tuple[str, ...] = ()
+    letter_section: tuple[str, str] | None = None  # (doc id, heading) explaining a letter the parent asks for
     verdicts: list[guards.Verdict] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     hits: list[Hit] = field(default_factory=list)
@@ -212,6 +214,8 @@ class Retrieve:
             if ctx.cue == "weak" and (not ctx.hits or ctx.hits[0].question < self.stands_alone):
                 ctx.follow_up = True
                 ctx.hits = search(ctx.context_text, ctx.context_vec, [(ctx.search_text, ctx.query_vec)], own)
+        if ctx.letter_section and not ctx.follow_up:
+            ctx.hits = self._lead_with(ctx.letter_section, ctx.hits, ctx.query_vec)
         ctx.part_hits = [search(text, vec)[:1] for text, vec in zip(ctx.parts, ctx.part_vecs, strict=True)]
         if ctx.only_docs:
             allowed = [h for h in ctx.hits if h.chunk.doc_id in ctx.only_docs]
@@ -225,6 +229,41 @@ class Retrieve:
             nation = next((v.extra.get("nation") for v in ctx.verdicts if v.extra.get("nation")), "")
             about = [h for h in allowed if nation and nation.lower() in (h.chunk.heading + h.chunk.text).lower()]
             ctx.hits = (about or allowed)[: self.k]
+
+
+    def _lead_with(self, wanted: tuple[str, str], hits: list[Hit], query_vec) -> list[Hit]:
+        """The hits with the section (doc id, heading) first: found among them, or fetched from the index."""
+        doc_id, heading = wanted
+        found = next((h for h in hits if h.chunk.doc_id == doc_id and h.chunk.heading == heading), None)
+        if found is None:
+            store = self.retriever.store
+            chunks = store.heading_chunks(doc_id, heading)
+            if not chunks:
+                return hits  # an index built before the letter named it: answer as usual
+            sim = float(store.chunk_vectors([chunks[0].id]).get(chunks[0].id, np.zeros(1)) @ query_vec) \
+                if query_vec is not None else 0.0
+            # It answers the request by the maintainers' choice, so it is as sure as the best match found.
+            question = max([sim, *(h.question for h in hits[:1])])
+            found = Hit(chunks[0], hits[0].score if hits else 1.0, max(sim, question), 0.0, 0, question, chunks)
+        return [found, *(h for h in hits if h is not found)][: max(len(hits), 1)]
+
+
+class LetterTopic:
+    """A parent asking for a model letter ("help me write to the council to ask for an assessment") is answered
+    from the section that explains what that letter asks for (the letter's `explained_by`), not from whichever
+    section shares its words ("What must the council's letter tell me if it refuses?")."""
+
+    name = "letter-topic"
+
+    def __init__(self, book):
+        self.book = book
+
+    def __call__(self, ctx: Context) -> None:
+        if ctx.only_docs or ctx.prefer_docs or not len(self.book) or not wants_letter(ctx.question):
+            return
+        letter = self.book.pick(ctx.question)
+        if letter is not None and letter.explained_by:
+            ctx.letter_section = letter.explained_by
 
 
 class Compose:

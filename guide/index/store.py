@@ -55,6 +55,7 @@ class IndexStore:
         self.bm25_rows = np.asarray(bm25_rows if bm25_rows is not None else range(len(chunks)), dtype=np.int64)
         # Section -> its chunks, in order; the first document to hold a section represents it.
         self.sections: dict[str, list[int]] = {}
+        self._by_heading: dict[tuple[str, str], list[Chunk]] | None = None  # built on first use
         for i, c in enumerate(chunks):
             self.sections.setdefault(c.section or c.id, []).append(i)
         dim = int(manifest.get("dimension", 0)) or 1
@@ -284,6 +285,15 @@ class IndexStore:
 
     def section_chunks(self, section: str) -> list[Chunk]:
         return [self.chunks[i] for i in self.sections.get(section, [])]
+
+    def heading_chunks(self, doc_id: str, heading: str) -> list[Chunk]:
+        """One document's section by its heading, in order (empty when the index has no such section)."""
+        if self._by_heading is None:
+            by: dict[tuple[str, str], list[Chunk]] = {}
+            for chunk in self.chunks:
+                by.setdefault((chunk.doc_id, chunk.heading), []).append(chunk)
+            self._by_heading = by
+        return list(self._by_heading.get((doc_id, heading), []))
 
 
     def chunk_vectors(self, chunk_ids: list[str]) -> dict[str, np.ndarray]:

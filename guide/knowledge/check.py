@@ -10,7 +10,7 @@ from pathlib import Path
 from .abbreviations import load_abbreviations
 from .authorities import load_authorities_if_present
 from .documents import KnowledgeError, load_documents
-from .letters import load_letters
+from .letters import check_explained_by, load_letters
 
 _MARKUP = re.compile(r"^#+\s*|\*\*|__|`|\[(.*?)\]\([^)]*\)", re.MULTILINE)
 
@@ -46,7 +46,7 @@ def check(knowledge_dir: Path) -> list[dict]:
     """Validate (raises KnowledgeError naming the file and field) and score every document."""
     docs = load_documents(knowledge_dir)
     # The model letters and the list of councils are not indexed, but a maintainer edits them too.
-    load_letters(knowledge_dir)
+    check_explained_by(load_letters(knowledge_dir), docs)
     load_authorities_if_present(knowledge_dir)
     load_abbreviations(knowledge_dir)
     rows = []

@@ -45,6 +45,10 @@ class Letter:
     body: str
     last_reviewed: str
     path: Path
+    # The knowledge section that explains what the letter asks for ("What should my request letter say?"), as
+    # (document id, heading): a parent asking for the letter is answered from it. Checked against the documents
+    # by `guide knowledge check`.
+    explained_by: tuple[str, str] | None = None
 
     def field(self, name: str) -> Field | None:
         return next((f for f in self.fields if f.name == name), None)
@@ -122,12 +126,33 @@ def parse_letter(path: Path) -> Letter:
         raise KnowledgeError(path, "body", "has an unclosed '{{' or a stray '}}'")
     if names - used:
         raise KnowledgeError(path, "fields", f"{', '.join(sorted(names - used))} never appear in the letter as a gap")
+    explained = meta.get("explained_by")
+    explained_by = None
+    if explained is not None:
+        if not isinstance(explained, dict) or not all(isinstance(explained.get(k), str) and explained[k].strip()
+                                                      for k in ("doc", "heading")):
+            raise KnowledgeError(path, "explained_by", "must be {doc: <document id>, heading: <its section heading>}")
+        explained_by = (explained["doc"].strip(), explained["heading"].strip())
     return Letter(
         id=letter_id, title=_require_str(meta, "title", path), to=_require_str(meta, "to", path),
         summary=_require_str(meta, "summary", path), when_to_use=tuple(u.strip() for u in uses),
         law=_require_str(meta, "law", path), sources=_sources(meta, path), fields=fields, body=body + "\n",
-        last_reviewed=_date_str(meta, "last_reviewed", path), path=path,
+        last_reviewed=_date_str(meta, "last_reviewed", path), path=path, explained_by=explained_by,
     )
+
+
+def check_explained_by(letters: list[Letter], docs) -> None:
+    """Every letter's `explained_by` names a document and one of its answer sections."""
+    headings = {d.id: {s.heading for s in d.answer_sections} for d in docs}
+    for letter in letters:
+        if letter.explained_by is None:
+            continue
+        doc_id, heading = letter.explained_by
+        if doc_id not in headings:
+            raise KnowledgeError(letter.path, "explained_by.doc", f"no knowledge document has id {doc_id!r}")
+        if heading not in headings[doc_id]:
+            raise KnowledgeError(letter.path, "explained_by.heading",
+                                 f"{doc_id} has no answer section headed {heading!r}")
 
 
 def load_letters(knowledge_dir: Path) -> list[Letter]:

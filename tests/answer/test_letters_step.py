@@ -16,6 +16,17 @@ def test_chat_offers_the_assessment_letter_cited(guide):
     assert reply.to_dict()["letter"]["text"].startswith("To the SEN team")
 
 
+def test_a_letter_request_is_answered_from_the_section_that_explains_the_letter(guide):
+    # "letter", "council" and "assess" also fit "What must the council's letter tell me if it refuses to assess?"
+    for message in ("help me write to the council to ask for an assessment",
+                    "can you help me write a letter asking for an EHC needs assessment for my son"):
+        reply = guide.ask(message)
+        assert reply.citations[0].heading == "What should my request letter say?", reply.citations[0].heading
+        assert "section 36" in reply.text
+    plain = guide.ask("What must the council's letter tell me if it refuses to assess?")
+    assert plain.citations[0].heading == "What must the council's letter tell me if it refuses to assess?"
+
+
 def test_chat_fills_the_date_and_council_never_the_name(guide):
     history = [{"role": "user", "content": "My son Oliver Brown has autism. We live in Banbury."},
                {"role": "assistant", "content": "..."}]

@@ -75,3 +75,20 @@ def test_a_broken_council_list_is_named(kb, old, new, problem):
         load_authorities(path)
     assert err.value.path == path and problem in str(err.value)
     assert run_check(kb) == 1
+
+
+@pytest.mark.parametrize("old, new, problem", [
+    ("doc: requesting-an-ehc-needs-assessment", "doc: no-such-document", "no knowledge document has id"),
+    ('heading: "What should my request letter say?"', 'heading: "What should my letter say?"',
+     "has no answer section headed"),
+    ('  heading: "What should my request letter say?"\n', "", "must be {doc"),
+])
+def test_a_letter_must_name_a_real_section_that_explains_it(kb, old, new, problem):
+    path = kb / "letters" / "ehc-needs-assessment-request.md"
+    _edit(path, old, new)
+    assert run_check(kb) == 1
+    with pytest.raises(KnowledgeError) as err:
+        from guide.knowledge.check import check
+
+        check(kb)
+    assert err.value.path == path and problem in str(err.value)
