@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..reply import HELP_SIGNPOST, Reply
-from ..tools.letters import wants_letter
+from ..tools.letters import asks_for_letter
 from . import guards
 from .areas import AreaFinder
 from .compose import SectionComposer
@@ -259,7 +259,7 @@ class LetterTopic:
         self.book = book
 
     def __call__(self, ctx: Context) -> None:
-        if ctx.only_docs or ctx.prefer_docs or not len(self.book) or not wants_letter(ctx.question):
+        if ctx.only_docs or ctx.prefer_docs or not len(self.book) or not asks_for_letter(ctx.question):
             return
         letter = self.book.pick(ctx.question)
         if letter is not None and letter.explained_by:

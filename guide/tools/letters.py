@@ -23,6 +23,14 @@ from ..knowledge.letters import _GAP, Field, Letter, load_letters
 _WANTS_LETTER = re.compile(
     r"\b(write|writing|written to|wording|letter|email|e-mail|template|draft|what (do|should|can) i (say|put|write)|"
     r"put (it|that|this) in writing)\b", re.I)
+# Stricter: the parent asks for words to send ("help me write to the council", "can you give me a letter asking
+# for..."), not only mentions a letter or an email they got ("LA letter pasted below, can I appeal?").
+_ASKS_FOR_LETTER = re.compile(
+    r"\b(help me (to )?(write|draft|word|put)|"
+    r"(can|could|would|will) you (please )?(help me )?(write|draft|give me|make|do|send me)\b[^.?!\n]{0,30}"
+    r"\b(letter|email|e-mail|template)|"
+    r"(a|an) ((template|model|sample|example) )?(letter|email|e-mail) (to|for|asking|chasing|requesting|saying)|"
+    r"write (a|an|the|my) (letter|email|e-mail)|what (do|should|can) i (say|put|write))\b", re.I)
 _STOP = frozenset("a an the to for of on in at my our me i we us you it is be can could would please help with and "
                   "or so that this what how do does about want need like letter write writing email draft template "
                   "wording".split())
@@ -41,6 +49,11 @@ _BIRTH = re.compile(r"\b(born|birth|birthday|dob|d\.o\.b|aged?)\b", re.I)
 
 def wants_letter(text: str) -> bool:
     return bool(_WANTS_LETTER.search(text or ""))
+
+
+def asks_for_letter(text: str) -> bool:
+    """The message asks for a letter to send, so its answer is the section that explains that letter."""
+    return bool(_ASKS_FOR_LETTER.search(text or ""))
 
 
 def gap(field_: Field) -> str:

@@ -27,6 +27,14 @@ def test_a_letter_request_is_answered_from_the_section_that_explains_the_letter(
     assert plain.citations[0].heading == "What must the council's letter tell me if it refuses to assess?"
 
 
+def test_a_letter_the_parent_got_is_not_a_request_for_one(guide):
+    # Mentioning a letter or an email is not asking for one: the message is answered on its own terms.
+    reply = guide.ask("LA letter pasted below, can I appeal?\n\n'Following the panel the LA will not issue an EHC "
+                      "plan for your child as needs can be met from the school's resources.'")
+    assert reply.citations[0].heading != "What should my request letter say?"
+    assert "appeal" in reply.text.lower()
+
+
 def test_chat_fills_the_date_and_council_never_the_name(guide):
     history = [{"role": "user", "content": "My son Oliver Brown has autism. We live in Banbury."},
                {"role": "assistant", "content": "..."}]
