@@ -215,7 +215,7 @@ class Retrieve:
                 ctx.follow_up = True
                 ctx.hits = search(ctx.context_text, ctx.context_vec, [(ctx.search_text, ctx.query_vec)], own)
         if ctx.letter_section and not ctx.follow_up:
-            ctx.hits = self._lead_with(ctx.letter_section, ctx.hits, ctx.query_vec)
+            ctx.hits = self._lead_with(ctx.letter_section, ctx.hits)
         ctx.part_hits = [search(text, vec)[:1] for text, vec in zip(ctx.parts, ctx.part_vecs, strict=True)]
         if ctx.only_docs:
             allowed = [h for h in ctx.hits if h.chunk.doc_id in ctx.only_docs]
@@ -231,21 +231,18 @@ class Retrieve:
             ctx.hits = (about or allowed)[: self.k]
 
 
-    def _lead_with(self, wanted: tuple[str, str], hits: list[Hit], query_vec) -> list[Hit]:
+    def _lead_with(self, wanted: tuple[str, str], hits: list[Hit]) -> list[Hit]:
         """The hits with the section (doc id, heading) first: found among them, or fetched from the index."""
         doc_id, heading = wanted
         found = next((h for h in hits if h.chunk.doc_id == doc_id and h.chunk.heading == heading), None)
         if found is None:
-            store = self.retriever.store
-            chunks = store.heading_chunks(doc_id, heading)
+            chunks = self.retriever.store.heading_chunks(doc_id, heading)
             if not chunks:
                 return hits  # an index built before the letter named it: answer as usual
-            sim = float(store.chunk_vectors([chunks[0].id]).get(chunks[0].id, np.zeros(1)) @ query_vec) \
-                if query_vec is not None else 0.0
-            # It answers the request by the maintainers' choice, so it is as sure as the best match found.
-            question = max([sim, *(h.question for h in hits[:1])])
-            found = Hit(chunks[0], hits[0].score if hits else 1.0, max(sim, question), 0.0, 0, question, chunks)
-        return [found, *(h for h in hits if h is not found)][: max(len(hits), 1)]
+            # It answers the request by the maintainers' choice: as sure as the best match the search found.
+            top = hits[0] if hits else Hit(chunks[0], 1.0, 1.0, 0.0, 0, 1.0)
+            found = Hit(chunks[0], top.score, top.dense, 0.0, 0, top.question, chunks)
+        return [found, *(h for h in hits if h is not found)]
 
 
 class LetterTopic:

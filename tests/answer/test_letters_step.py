@@ -27,6 +27,20 @@ def test_a_letter_request_is_answered_from_the_section_that_explains_the_letter(
     assert plain.citations[0].heading == "What must the council's letter tell me if it refuses to assess?"
 
 
+def test_the_explaining_section_leads_even_when_the_search_missed_it(guide):
+    retrieve = next(step for step in guide.pipeline.steps if step.name == "retrieve")
+    wanted = ("requesting-an-ehc-needs-assessment", "What should my request letter say?")
+    [hit] = retrieve._lead_with(wanted, [])
+    assert (hit.chunk.doc_id, hit.chunk.heading) == wanted and hit.chunks
+    question = "How long does the council have to decide whether to assess my child?"
+    found = guide.retriever.retrieve(question, guide.embedder.embed_query(question))
+    assert all(h.chunk.heading != wanted[1] for h in found)
+    led = retrieve._lead_with(wanted, found)
+    assert (led[0].chunk.doc_id, led[0].chunk.heading) == wanted and led[1:] == found
+    assert led[0].question == found[0].question  # as sure as the best match, so it is not clarified away
+    assert retrieve._lead_with(("requesting-an-ehc-needs-assessment", "No such heading"), []) == []
+
+
 def test_a_letter_the_parent_got_is_not_a_request_for_one(guide):
     # Mentioning a letter or an email is not asking for one: the message is answered on its own terms.
     reply = guide.ask("LA letter pasted below, can I appeal?\n\n'Following the panel the LA will not issue an EHC "

@@ -8,7 +8,7 @@ import shutil
 import pytest
 
 from guide.knowledge.authorities import load_authorities
-from guide.knowledge.check import run_check
+from guide.knowledge.check import check, run_check
 from guide.knowledge.documents import KnowledgeError, load_documents
 from guide.knowledge.letters import load_letters
 
@@ -88,7 +88,5 @@ def test_a_letter_must_name_a_real_section_that_explains_it(kb, old, new, proble
     _edit(path, old, new)
     assert run_check(kb) == 1
     with pytest.raises(KnowledgeError) as err:
-        from guide.knowledge.check import check
-
         check(kb)
     assert err.value.path == path and problem in str(err.value)
