@@ -26,6 +26,10 @@ DATE = re.compile(
     re.I,
 )
 
+# A message asking for a date or a time limit ("what's our actual deadline?", "when should we have the plan by?").
+ASKS_WHEN = re.compile(r"\b(?:deadline|when|how\s+long|what\s+date|last\s+date|by\s+when|time\s+limit|how\s+many\s+"
+                       r"(?:days|weeks|months)|date)\b", re.I)
+
 # Most specific first: a message about the appeal after a refusal names the letter, not the request.
 EVENT_PATTERNS: tuple[tuple[str, re.Pattern], ...] = tuple((key, re.compile(p, re.I)) for key, p in (
     ("tribunal-order", r"tribunal\s+(?:has\s+)?(?:ordered|order|orders)\b|won\s+(?:our|the|my)\s+appeal"
@@ -127,7 +131,19 @@ class Deadlines:
     def __call__(self, ctx) -> None:
         if ctx.only_docs:
             return  # another nation's question: England's dates would mislead
-        finding = find(ctx.question, clock.today(self.today))
+        today = clock.today(self.today)
+        finding = find(ctx.question, today)
+        earlier = [m["content"] for m in ctx.history if m["role"] == "user"][-2:]
+        if (finding is None or finding.result is None) and earlier and \
+                (DATE.search(ctx.question) or ASKS_WHEN.search(ctx.question)):
+            # A parent tells the story over several messages ("the LA refused, letter dated 1 March" ... "the
+            # certificate is dated 10 May, what's our deadline?"): the event and its dates are read from the
+            # conversation, oldest first, when this message gives a date or asks for one. A message with no date
+            # only asks ("when should we have the final plan by?"): its words must not name the event.
+            story = [*earlier, ctx.question] if DATE.search(ctx.question) else earlier
+            told = find(" ".join(story), today)
+            if told is not None and (told.result is not None or finding is None):
+                finding = told
         if finding is not None:
             ctx.deadlines = [finding]
 

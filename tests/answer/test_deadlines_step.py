@@ -102,3 +102,33 @@ def test_crisis_support_still_leads(dated_guide):
                             "request on 3rd Jan and have heard nothing.")
     assert reply.reason == "distress" and reply.deadlines
     assert reply.text.index("Samaritans") < reply.text.index("**Your dates.**")
+
+
+def _conversation(guide, *turns):
+    history: list[dict] = []
+    reply = None
+    for turn in turns:
+        reply = guide.ask(turn, history=history)
+        history += [{"role": "user", "content": turn}, {"role": "assistant", "content": reply.text}]
+    return reply
+
+
+def test_dates_told_over_two_messages_are_worked_out_together(dated_guide):
+    reply = _conversation(dated_guide, "The council said no to an assessment, the letter was dated 5 November 2025",
+                          "mediation certificate came on 9 January 2026. when do we have to appeal by?")
+    appeal = next(d for d in reply.deadlines if d["key"] == "appeal")
+    assert appeal["date"] == "2026-02-09"  # one month after the certificate, later than 2 months after the letter
+
+
+def test_a_follow_up_asking_when_uses_the_date_given_earlier(dated_guide):
+    reply = _conversation(dated_guide, "the council received our request for an EHC needs assessment on 12 January",
+                          "if they say yes, by when should we get the final plan?")
+    # The event is the request told earlier, not the "final plan" the question mentions.
+    assert [d["key"] for d in reply.deadlines][:1] == ["decision-to-assess"], reply.deadlines
+    assert any(d["key"] == "final-plan" and d["date"] == "2026-06-01" for d in reply.deadlines), reply.deadlines
+
+
+def test_a_follow_up_without_a_date_or_a_when_gets_no_dates(dated_guide):
+    reply = _conversation(dated_guide, "the council received our request for an EHC needs assessment on 12 January",
+                          "who will they ask for advice?")
+    assert reply.deadlines == []
