@@ -12,6 +12,43 @@ from .authorities import load_authorities_if_present
 from .documents import KnowledgeError, load_documents
 from .letters import check_explained_by, load_letters
 
+_WORD = re.compile(r"[a-z0-9]+")
+# Words that do not change which question a heading asks ("What ...?" and "How ...?" about the same thing are one).
+_QUESTION_WORDS = frozenset(
+    "a an and are as at be been by can could do does for from has have how i if in is it its me my of on or our "
+    "the their them there they this to was what when where which who why will with would you your must should "
+    "we get".split()
+)
+NEAR_TWIN = 0.75  # share of a heading's words another document's heading also uses: reported, not failed
+
+
+def _question_words(heading: str) -> frozenset[str]:
+    import snowballstemmer
+
+    stem = snowballstemmer.stemmer("english").stemWord
+    return frozenset(stem(w) for w in _WORD.findall(heading.lower()) if w not in _QUESTION_WORDS)
+
+
+def asked_twice(docs) -> tuple[list[str], list[str]]:
+    """Sections of different documents asking the same question (failures) or nearly the same (warnings).
+
+    Twins split a question's facts and parents' phrasings between two answers, and the search then picks one of
+    them almost at random: one question, one section."""
+    heads = [(d.id, d.kind, s.heading, _question_words(s.heading)) for d in docs for s in d.answer_sections]
+    same, near = [], []
+    for i, (doc_a, kind_a, head_a, words_a) in enumerate(heads):
+        for doc_b, kind_b, head_b, words_b in heads[i + 1:]:
+            # Two areas' inspection histories ask the same questions of different areas.
+            if doc_a == doc_b or not words_a or not words_b or kind_a == kind_b == "inspection":
+                continue
+            line = f"{doc_a}: {head_a!r} and {doc_b}: {head_b!r}"
+            if words_a == words_b:
+                same.append(line)
+            elif len(words_a & words_b) / len(words_a | words_b) >= NEAR_TWIN:
+                near.append(line)
+    return same, near
+
+
 _MARKUP = re.compile(r"^#+\s*|\*\*|__|`|\[(.*?)\]\([^)]*\)", re.MULTILINE)
 
 
@@ -49,6 +86,11 @@ def check(knowledge_dir: Path) -> list[dict]:
     check_explained_by(load_letters(knowledge_dir), docs)
     load_authorities_if_present(knowledge_dir)
     load_abbreviations(knowledge_dir)
+    same, _ = asked_twice(docs)
+    if same:
+        raise KnowledgeError(Path(knowledge_dir), "sections", "the same question is answered in two documents "
+                             f"({'; '.join(same)}): merge their facts and phrasings into one section, or ask two "
+                             "different questions")
     rows = []
     for doc in docs:
         rows.append({
@@ -82,6 +124,9 @@ def run_check(knowledge_dir: Path, as_json: bool = False, min_median: float = 60
         councils_line = (f" {len(councils.authorities)} local authorities valid (source: {councils.source.url})."
                          if councils else "")
         print(f"{len(letters)} model letters valid.{councils_line}")
+        _, near = asked_twice(load_documents(knowledge_dir))
+        for line in near:
+            print(f"WARN nearly the same question in two documents, check one answers it: {line}")
     if median < min_median:
         print(f"FAIL median Flesch reading ease {median:.1f} is below {min_median:.0f}")
         return 1
