@@ -49,6 +49,21 @@ def asked_twice(docs) -> tuple[list[str], list[str]]:
     return same, near
 
 
+def phrasings_twice(docs) -> list[str]:
+    """Parents' phrasings written under sections of two documents: a phrasing is a way into one answer."""
+    seen: dict[str, str] = {}
+    twice = []
+    for doc in docs:
+        for section in doc.answer_sections:
+            for line in section.phrasings:
+                key = " ".join(line.lower().split())
+                where = f"{doc.id}: {section.heading!r}"
+                if key in seen and not seen[key].startswith(f"{doc.id}:"):
+                    twice.append(f"{line!r} in {seen[key]} and {where}")
+                seen.setdefault(key, where)
+    return twice
+
+
 _MARKUP = re.compile(r"^#+\s*|\*\*|__|`|\[(.*?)\]\([^)]*\)", re.MULTILINE)
 
 
@@ -91,6 +106,10 @@ def check(knowledge_dir: Path) -> list[dict]:
         raise KnowledgeError(Path(knowledge_dir), "sections", "the same question is answered in two documents "
                              f"({'; '.join(same)}): merge their facts and phrasings into one section, or ask two "
                              "different questions")
+    twice = phrasings_twice(docs)
+    if twice:
+        raise KnowledgeError(Path(knowledge_dir), "parents-ask", "a phrasing is written under sections of two "
+                             f"documents ({'; '.join(twice)}): keep it under the section that answers it")
     rows = []
     for doc in docs:
         rows.append({

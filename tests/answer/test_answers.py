@@ -63,7 +63,7 @@ def test_each_inspected_area_is_preferred(guide, area, doc):
 @pytest.mark.parametrize("question,doc", [
     ("school has had my son on mornings only for 3 months, can they do that?", "part-time-timetables"),
     ("she only goes in the afternoons now because the school says they can't cope", "part-time-timetables"),
-    ("my daughter's off to uni in september - will her EHCP carry on there?", "post-16-send"),
+    ("my daughter's off to uni in september - will her EHCP carry on there?", "ceasing-an-ehc-plan"),
     ("the health visitor says she must notify the council about my 2 year old, what does that mean?",
      "early-years-send"),
     ("he hasn't got an EHCP so the school says they don't have to do anything extra. is that right?",

@@ -194,3 +194,11 @@ def test_one_question_answered_in_two_documents_fails_the_check(tmp_path, capsys
     write_doc(tmp_path, "b.md", GOOD_FRONT.format(id="doc-b"), near)
     assert main(["--knowledge-dir", str(tmp_path), "knowledge", "check"]) == 0
     assert "WARN nearly the same question in two documents" in capsys.readouterr().out
+
+
+def test_a_phrasing_under_sections_of_two_documents_fails_the_check(tmp_path):
+    write_doc(tmp_path, "a.md", GOOD_FRONT.format(id="doc-a"), _body(FIVE))
+    other = _body(OTHER_FIVE[:4] + [FIVE[2]]).replace("Can I ask for an assessment myself?", "Who pays for therapy?")
+    write_doc(tmp_path, "b.md", GOOD_FRONT.format(id="doc-b"), other)
+    with pytest.raises(KnowledgeError, match=r"DS school wont apply, can i\?.*doc-a.*doc-b"):
+        check(tmp_path)
