@@ -39,6 +39,9 @@ _CITE = re.compile(r"\[(\d{1,2})\]")
 
 NOT_FOUND_HELP = HELP_SIGNPOST + " Your council's Local Offer website also lists local SEND services."
 NOT_FOUND_TEXT = "I couldn't find a reliable answer to that in my sources, so I won't guess. " + NOT_FOUND_HELP
+# A question inside a message is looked up on its own when it names at least this many topic words ("And can I
+# appeal if they refuse?" names two: appeal, refuse).
+PART_TOPIC_WORDS = 2
 CLARIFY_TEXT = ("I'm not sure which question you're asking, and I don't want to answer the wrong one. Is it one of "
                 "these? (You can also tell me more about what happened.)")
 
@@ -143,7 +146,7 @@ class Rephrase:
         ctx.focus_text = self._expand(question_focus(question) or question)
         ctx.context_text = self._expand(with_context(question, history)) if earlier else ""
         # Two questions in one message are each looked up on their own.
-        asked = [q for q in questions_in(question) if len(topic_words(q)) >= 3]
+        asked = [q for q in questions_in(question) if len(topic_words(q)) >= PART_TOPIC_WORDS]
         ctx.parts = [self._expand(q) for q in asked] if len(asked) > 1 else []
         texts = list(dict.fromkeys(t for t in (ctx.search_text, ctx.focus_text, ctx.context_text, *ctx.parts) if t))
         vectors = dict(zip(texts, self.embed_many(texts), strict=True))

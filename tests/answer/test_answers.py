@@ -183,7 +183,7 @@ def test_cli_ask_json(config):
 def test_a_follow_up_with_no_pointer_is_understood_with_the_conversation(guide):
     first = "The council turned down our application for school transport for my daughter."
     history = [{"role": "user", "content": first}, {"role": "assistant", "content": guide.ask(first).text}]
-    reply = guide.ask("How long have I got to ask them to look at it again?", history=history)
+    reply = guide.ask("What is the time limit for challenging the decision?", history=history)
     assert reply.citations[0].doc_id == "school-transport-send", reply.citations
-    alone = guide.ask("How long have I got to ask them to look at it again?")
+    alone = guide.ask("What is the time limit for challenging the decision?")
     assert alone.citations == [] or alone.citations[0].doc_id != "school-transport-send"
