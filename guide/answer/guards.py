@@ -200,8 +200,10 @@ _UNKNOWN_SPECIFIC = _rx(
     r"(?![^.?!\n]{0,30}\b(weeks?|days?|months?|times)\b)",
     r"\b(phone|telephone|helpline|contact) (number|no\.?|details)\b|\b(email address|opening hours)\b",
     r"\b(on average|average time|usually take|normally take|typically take|track record)\b",
-    r"\b[A-Z][\w'’]+(\s[A-Z][\w'’]+)*\s(Primary|Secondary|Academy|School|College|Infants?|Juniors?|Nursery)\b"
-    r"[^.?!\n]{0,60}\b(any good|good for|rated|rating|recommend|reputation|best|worst)\b",
+    # A named school ("Is Oakfield Primary any good?"): the name is capitalised (case-sensitive), so "the school
+    # ... best endeavours" is not one.
+    r"\b(?-i:[A-Z][\w'’]+(\s[A-Z][\w'’]+)*)\s(Primary|Secondary|Academy|School|College|Infants?|Juniors?|Nursery)\b"
+    r"[^.?!\n]{0,60}\b(any good|good for|rated|rating|recommend|reputation|best(?!\s+endeavou?rs?)|worst)\b",
 )
 _LOCAL_TOPIC = _rx(
     r"\b(inspect\w*|ofsted|cqc|written statement of action|wsoa|priority action plan|improvement notice|"

@@ -36,12 +36,18 @@ log = logging.getLogger(__name__)
 # Unicode "tag" characters and other invisible code points can smuggle instructions past a reader.
 _INVISIBLE = re.compile("[\U000e0000-\U000e007f\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]")
 _CITE = re.compile(r"\[(\d{1,2})\]")
+_BOLD = re.compile(r"\*\*(.+?)\*\*")  # a reply's section headings, as the guide writes them
 
 NOT_FOUND_HELP = HELP_SIGNPOST + " Your council's Local Offer website also lists local SEND services."
 NOT_FOUND_TEXT = "I couldn't find a reliable answer to that in my sources, so I won't guess. " + NOT_FOUND_HELP
 # A question inside a message is looked up on its own when it names at least this many topic words ("And can I
 # appeal if they refuse?" names two: appeal, refuse).
 PART_TOPIC_WORDS = 2
+# A message about "my area" that names none is answered from the law when a guidance section is at least this
+# like it; below, the guide asks which council it is.
+AREA_ANSWER_BELOW = 0.70
+AREA_NOTE = ("This is the law for all of England. Tell me your council's name if you want me to check whether I "
+             "hold its SEND inspection history.")
 CLARIFY_TEXT = ("I'm not sure which question you're asking, and I don't want to answer the wrong one. Is it one of "
                 "these? (You can also tell me more about what happened.)")
 
@@ -53,6 +59,7 @@ class Context:
     safe_question: str = ""  # redacted: what may be logged
     search_text: str = ""  # what is searched after removing injected instructions and adding context
     lexical_text: str = ""  # the parent's own words
+    context_lexical: str = ""  # the parent's own words with their earlier messages, for a follow-up
     query_vec: np.ndarray | None = None  # the message on its own
     focus_text: str = ""  # the questions inside a long message (else the message)
     focus_vec: np.ndarray | None = None
@@ -63,9 +70,11 @@ class Context:
     follow_up: bool = False
     parts: list[str] = field(default_factory=list)  # the questions of a message that asks more than one
     part_vecs: list = field(default_factory=list)
+    part_words: list[str] = field(default_factory=list)  # the parts in the parent's own words
     part_hits: list = field(default_factory=list)
     prefer_docs: tuple[str, ...] = ()
     only_docs: tuple[str, ...] = ()
+    which_area: guards.Verdict | None = None  # "my area" with no name: asked back unless the law answers it
     letter_section: tuple[str, str] | None = None  # (doc id, heading) explaining a letter the parent asks for
     verdicts: list[guards.Verdict] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
@@ -144,10 +153,12 @@ class Rephrase:
         ctx.search_text = self._expand(question)
         ctx.lexical_text = question
         ctx.focus_text = self._expand(question_focus(question) or question)
-        ctx.context_text = self._expand(with_context(question, history)) if earlier else ""
+        ctx.context_lexical = with_context(question, history) if earlier else ""
+        ctx.context_text = self._expand(ctx.context_lexical) if earlier else ""
         # Two questions in one message are each looked up on their own.
         asked = [q for q in questions_in(question) if len(topic_words(q)) >= PART_TOPIC_WORDS]
         ctx.parts = [self._expand(q) for q in asked] if len(asked) > 1 else []
+        ctx.part_words = asked if len(asked) > 1 else []
         texts = list(dict.fromkeys(t for t in (ctx.search_text, ctx.focus_text, ctx.context_text, *ctx.parts) if t))
         vectors = dict(zip(texts, self.embed_many(texts), strict=True))
         ctx.query_vec = vectors[ctx.search_text]
@@ -178,6 +189,10 @@ class Route:
         unknown = [a for a in areas if not a.doc_ids]
         if known:
             ctx.prefer_docs = tuple(d for a in known for d in a.doc_ids)
+        elif unknown and local and not unknown[0].name:
+            # "our LA says the EP waiting list is 6 months, is that allowed?" names no area but asks the law for
+            # all of England: the answer step asks which area only when no guidance section clearly answers it.
+            ctx.which_area = self.finder.verdict(unknown[0])
         elif unknown and local:
             verdict = self.finder.verdict(unknown[0])  # never another area's findings
             ctx.finish(verdict.behaviour, verdict.reason, verdict.text)
@@ -192,7 +207,7 @@ class Retrieve:
     name = "retrieve"
 
     def __init__(self, retriever: HybridRetriever, k: int, stands_alone: float = 0.62,
-                 stands_alone_quiet: float = 0.75):
+                 stands_alone_quiet: float = 0.75, repeat_ratio: float = 0.8):
         self.retriever = retriever
         self.k = k
         # A message that only points back ("is that allowed?") stands alone when its own words find a section this
@@ -202,15 +217,21 @@ class Retrieve:
         # multi-turn cases of the two dev sets (0.70 and 0.80 gave the same or fewer right answers).
         self.stands_alone = stands_alone
         self.stands_alone_quiet = stands_alone_quiet
+        self.repeat_ratio = repeat_ratio
 
     def __call__(self, ctx: Context) -> None:
         # One area's inspection history is no answer to a general question: search guidance unless the
         # message names an inspected area or is about inspections.
-        kind = None if ctx.prefer_docs or guards.is_local_topic(ctx.search_text) else "guidance"
+        kind = None if (ctx.prefer_docs or guards.is_local_topic(ctx.search_text)) and not ctx.which_area \
+            else "guidance"
+
+        # The word-overlap re-score reads the parent's own words; the searches read them with abbreviations' meanings.
+        own_words = {ctx.search_text: ctx.lexical_text, ctx.context_text: ctx.context_lexical,
+                     **dict(zip(ctx.parts, ctx.part_words, strict=True))}
 
         def search(text: str, vec, also=(), also_weight: float = 1.0) -> list[Hit]:
             return self.retriever.retrieve(text, vec, k=self.k, prefer_docs=ctx.prefer_docs, also=list(also),
-                                           kind=kind, also_weight=also_weight)
+                                           kind=kind, also_weight=also_weight, words=own_words.get(text))
 
         # In a follow-up the parent's own words say what is asked ("how long do I have to appeal that?") and the
         # earlier turns what it is about: the own words weigh as much as the whole conversation, or a section
@@ -229,6 +250,8 @@ class Retrieve:
             if bar is not None and (not ctx.hits or ctx.hits[0].question < bar):
                 ctx.follow_up = True
                 ctx.hits = search(ctx.context_text, ctx.context_vec, [(ctx.search_text, ctx.query_vec)], own)
+        if ctx.follow_up:
+            ctx.hits = self._something_new(ctx.hits, ctx.history)
         if ctx.letter_section and not ctx.follow_up:
             ctx.hits = self._lead_with(ctx.letter_section, ctx.hits)
         ctx.part_hits = [search(text, vec)[:1] for text, vec in zip(ctx.parts, ctx.part_vecs, strict=True)]
@@ -245,6 +268,19 @@ class Retrieve:
             about = [h for h in allowed if nation and nation.lower() in (h.chunk.heading + h.chunk.text).lower()]
             ctx.hits = (about or allowed)[: self.k]
 
+
+    def _something_new(self, hits: list[Hit], history: list[dict]) -> list[Hit]:
+        """A follow-up asks something new ("and what happens next?"): the section the last reply gave goes after
+        the others when another section is nearly as strong (`repeat_ratio` of its score), since the conversation
+        that found it again is the one it already answered."""
+        last = next((m["content"] for m in reversed(history) if m["role"] == "assistant"), "")
+        given = set(_BOLD.findall(last))
+        if len(hits) < 2 or hits[0].chunk.heading not in given:
+            return hits
+        fresh = [h for h in hits if h.chunk.heading not in given]
+        if not fresh or fresh[0].score < self.repeat_ratio * hits[0].score:
+            return hits
+        return fresh + [h for h in hits if h.chunk.heading in given]
 
     def _lead_with(self, wanted: tuple[str, str], hits: list[Hit]) -> list[Hit]:
         """The hits with the section (doc id, heading) first: found among them, or fetched from the index."""
@@ -284,13 +320,15 @@ class Compose:
     name = "compose"
 
     def __init__(self, composer: SectionComposer, min_score: float, clarify_below: float,
-                 second_ratio: float = 0.9, second_margin: float = 0.0, suggestions: int = 3):
+                 second_ratio: float = 0.9, second_margin: float = 0.0, suggestions: int = 3,
+                 area_answer_below: float = AREA_ANSWER_BELOW):
         self.composer = composer
         self.min_score = min_score
         self.clarify_below = clarify_below
         self.second_ratio = second_ratio
         self.second_margin = second_margin
         self.suggestions = suggestions
+        self.area_answer_below = area_answer_below
 
     def __call__(self, ctx: Context) -> None:
         retrieved = list(dict.fromkeys(h.chunk.doc_id for h in ctx.hits))
@@ -308,6 +346,13 @@ class Compose:
                        "\n\n".join([*parts, NOT_FOUND_TEXT]))
             ctx.reply.retrieved = retrieved
             return
+        if ctx.which_area is not None:
+            if top.question < self.area_answer_below:
+                area = ctx.which_area
+                ctx.finish(area.behaviour, area.reason, "\n\n".join([*parts, area.text]))
+                ctx.reply.retrieved = retrieved
+                return
+            ctx.notes.append(AREA_NOTE)
         if top.question < self.clarify_below and not ctx.only_docs and not ctx.prefer_docs and not signpost:
             choices = self._headings(ctx.hits, exclude=set(), n=3)
             ctx.finish("clarify", "unsure", "\n\n".join([*parts, CLARIFY_TEXT + "\n\n"

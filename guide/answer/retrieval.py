@@ -71,9 +71,14 @@ class HybridRetriever:
         prefer_docs: tuple[str, ...] = (),
         also: list[tuple[str, np.ndarray]] = (),
         also_weight: float = 1.0,
+        words: str | None = None,
     ) -> list[Hit]:
         """The k best sections for the message; `also` adds more views of it (e.g. the question inside a story),
-        their question similarity counting `also_weight` in the fusion (the main view counts `question_weight`)."""
+        their question similarity counting `also_weight` in the fusion (the main view counts `question_weight`).
+
+        `words`: the text whose rarer words the re-score matches against headings and short phrasings, when it
+        differs from `query`. The parent's own words, not the query with abbreviations' meanings added: "SEN" and
+        "special educational needs" are one thing, and counting both sent "What is SEN support?" to the glossary."""
         store = self.store
         where: dict | None = None
         clauses = [{"kind": kind}] if kind else []
@@ -121,7 +126,7 @@ class HybridRetriever:
                     fused[section] += bonus
         ranked = sorted(fused.items(), key=lambda kv: (-kv[1], kv[0]))[: max(k, 10)]  # ties: by section
         if self.stemmer is not None and ranked:
-            ranked = self._rescore(query, ranked, question_sim)[:k]
+            ranked = self._rescore(words if words is not None else query, ranked, question_sim)[:k]
         else:
             ranked = ranked[:k]
         hits = []

@@ -187,3 +187,34 @@ def test_a_follow_up_with_no_pointer_is_understood_with_the_conversation(guide):
     assert reply.citations[0].doc_id == "school-transport-send", reply.citations
     alone = guide.ask("What is the time limit for challenging the decision?")
     assert alone.citations == [] or alone.citations[0].doc_id != "school-transport-send"
+
+
+def test_a_follow_up_is_answered_with_something_new(guide):
+    first = "What are the three possible results of an area SEND inspection?"
+    reply1 = guide.ask(first)
+    history = [{"role": "user", "content": first}, {"role": "assistant", "content": reply1.text}]
+    reply = guide.ask("and what happens after the worst one?", history=history)
+    assert reply.citations[0].heading != reply1.citations[0].heading, reply.citations
+    assert "priority action plan" in reply.text
+
+
+def test_the_guide_answers_its_own_questions(guide, config):
+    """Every guidance heading is a parent's question: asked word for word, it should be answered from its own
+    section. A miss means two sections ask nearly the same thing, or the ranking double counts something (the
+    glossary once took "What is SEN support?" because "SEN" and its meaning were both counted)."""
+    from guide.knowledge.documents import load_documents
+
+    heads = [s.heading for d in load_documents(config.knowledge_dir) if d.kind == "guidance"
+             for s in d.answer_sections]
+    missed = [h for h in heads if (r := guide.ask(h)).citations == [] or r.citations[0].heading != h]
+    assert len(missed) <= 0.03 * len(heads), missed
+
+
+def test_my_area_with_no_name_is_answered_from_the_law_when_it_clearly_can_be(guide):
+    reply = guide.ask("our LA says the waiting list for the EP is 6 months so the assessment will be late, is "
+                      "that allowed?")
+    assert reply.behaviour == "answer" and reply.citations, reply.text
+    assert all(c.doc_id.startswith("inspection-") is False for c in reply.citations)
+    assert "Tell me your council's name" in reply.text
+    asked = guide.ask("What did inspectors find in my area?")
+    assert asked.behaviour == "clarify" and asked.reason == "which-area" and not asked.citations

@@ -239,3 +239,11 @@ def test_personal_data_is_redacted():
         assert secret not in clean
     assert "[NHS NUMBER]" in clean and "[EMAIL]" in clean and "[NAME]" in clean
     assert redact("How long does the council have to decide?") == "How long does the council have to decide?"
+
+
+def test_best_endeavours_is_not_a_named_school():
+    from guide.answer.guards import guard_unknown_specific
+
+    assert guard_unknown_specific("is the school using its best endeavours for my son?", False) is None
+    assert guard_unknown_specific("What do school words like best endeavours mean?", False) is None
+    assert guard_unknown_specific("Is Oakfield Primary any good for autism?", False) is not None
