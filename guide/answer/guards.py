@@ -61,14 +61,22 @@ _INJECTION = _rx(
     r"\byou are now\b", r"\bfrom now on,? (you|answer|say|respond)\b", r"\bnew instructions?\b",
     r"\b(developer|debug|god|dan|jailbreak) mode\b", r"\bpretend (to be|you are|you're)\b",
     r"\bact as (a|an|my)\b", r"^\s*(system|assistant)\s*:", r"\[(system|inst)\]", r"<\s*/?\s*system\s*>",
-    r"\b(say|state|tell (parents|people|everyone|users)|answer)\b[^.?!\n]{0,80}\b\d+\s+(weeks|days|months)\b",
+    # An instruction to state a number, not a parent quoting one ("they now say 20 weeks from today??").
+    r"(^|[.!?:]\s*)(say|state|answer)\b[^.?!\n]{0,80}\b\d+\s+(weeks|days|months)\b",
+    r"\b(tell (parents|people|everyone|users)|you (must|should|will|need to) (say|state|answer|tell))\b"
+    r"[^.?!\n]{0,80}\b\d+\s+(weeks|days|months)\b",
     r"\balways (say|answer|reply)\b",
 )
 _SYSTEM_PROMPT = _rx(
     r"\b(system|initial|hidden|original|developer|secret)\s+(prompt|instructions?|message|rules)\b",
-    r"\b(show|reveal|print|repeat|output|tell me|give me|what are|list|dump|display)\b[^.?!\n]{0,40}\b(your|the)"
+    r"\b(show|reveal|print|repeat|output|tell me|give me|what are|list|dump|display)\b[^.?!\n]{0,40}\byour"
     r"\s+(instructions|prompt|rules|configuration|config|guardrails|source code|code|files?|file names?|"
     r"knowledge base files|internal)\b",
+    # "the" rules, code or instructions are a parent's question ("what are the rules?"); the prompt is not.
+    r"\b(show|reveal|print|repeat|output|tell me|give me|what are|list|dump|display)\b[^.?!\n]{0,40}\bthe"
+    r"\s+(prompt|system prompt|configuration|config|guardrails|source code|knowledge base files)\b",
+    r"\b(show|reveal|print|repeat|output|list|dump|display)\b[^.?!\n]{0,40}\bthe\s+(instructions|rules|code|"
+    r"files?|file names?|internal)\b",
     r"\bwhat (files|documents|file names) (are|do you have)\b[^.?!\n]{0,30}\b(loaded|stored|in your|on disk)\b",
     r"\b(environment variables|api keys?|\.env\b|config file)\b",
 )
@@ -153,7 +161,11 @@ _DISTRESS = _rx(
     r"wish (i|he|she) (was|were) dead|better off (dead|without me)|cutting (himself|herself|her arms|his arms))\b",
     # The parent, not the school: "the school says they can't cope" is not distress.
     r"(?<!they )(?<!school )(?<!staff )(?<!teachers )(?<!nursery )(?<!college )(?<!setting )"
-    r"\b(can'?t|cannot|can not|don'?t know how to) (cope|go on|take (it|this|any ?more)|carry on|do this any ?more)\b",
+    r"\b(can'?t|cannot|can not|don'?t know how to) (go on|take (it|this|any ?more)|carry on|do this any ?more)\b",
+    # "cope" said of the child ("DS can't cope with the noise") is a need to meet, not a parent in crisis.
+    r"(?<!they )(?<!school )(?<!staff )(?<!teachers )(?<!nursery )(?<!college )(?<!setting )(?<!he )(?<!she )"
+    r"(?<!ds )(?<!dd )(?<!son )(?<!daughter )(?<!child )(?<!kid )(?<!him )(?<!her )"
+    r"\b(can'?t|cannot|can not|don'?t know how to) cope\b",
     r"\b(don'?t|do not) (want to|wanna) (be here|live|wake up)\b",
     r"\b(no|don'?t see (the|any)) point (in )?(living|going on|anymore|any more|in anything)\b",
     r"\b(i'?m|i am|i feel|we'?re|we are|i'?ve reached)\b[^.?!\n]{0,20}\b(breaking point|falling apart|"
@@ -192,13 +204,18 @@ _SEND_PROCESS = _rx(
 )
 _UNKNOWN_SPECIFIC = _rx(
     r"\b(my|our|the) (case ?worker|case officer|sen officer|named officer|ehc coordinator|ehc co-ordinator)\b"
-    r"[^.?!\n]{0,40}\b(name|called|email|e-mail|phone|number|contact|who)\b",
-    r"\bwho is (my|our|the) (case ?worker|case officer|sen officer|senco|head ?teacher)\b",
+    r"[^.?!\n]{0,40}\b(name|called|email|e-mail|phone number|number|contact details)\b",
+    # "who is my SENCO?" asks for a name; "who is the SENCO and should I talk to them?" asks what a SENCO does.
+    r"\bwho is (my|our|the) (case ?worker|case officer|sen officer)\b|\bwho is (my|our) (senco|head ?teacher)\b",
     r"\b(how many|what percentage|what proportion|what per ?cent|how much money|"
     r"how much (does|did|do) (the |my |our )?(council|la|local authority|school|icb|nhs|government)|"
     r"statistics|stats|league table|ranking|rank(ed)? (the )?(best|worst))\b"
-    r"(?![^.?!\n]{0,30}\b(weeks?|days?|months?|times)\b)",
-    r"\b(phone|telephone|helpline|contact) (number|no\.?|details)\b|\b(email address|opening hours)\b",
+    # ... unless it asks what is owed or how long ("how many hours should section F say?").
+    r"(?![^.?!\n]{0,30}\b(weeks?|days?|months?|times|hours?|hrs|sessions?|minutes?|mins|lessons?|miles?|years?|"
+    r"should|must|entitled|allowed|have to|had to|do we get|can)\b)",
+    # Asking for a number ("what's the IPSEA helpline number"), not mentioning one ("a note with a phone number").
+    r"\b(what'?s|what is|give me|send me|need|find|have you got|do you have|tell me)\b[^.?!\n]{0,30}"
+    r"\b((phone|telephone|helpline|contact) (number|no\.?|details)|email address|opening hours)\b",
     r"\b(on average|average time|usually take|normally take|typically take|track record)\b",
     # A named school ("Is Oakfield Primary any good?"): the name is capitalised (case-sensitive), so "the school
     # ... best endeavours" is not one.
@@ -217,7 +234,7 @@ _SEND_VOCAB = _rx(
     r"cqc|teacher|pupil|child|children|son|daughter|kid|autis\w*|adhd|dyslexi\w*|learning|exclu\w*|"
     r"timetable|transport|complain\w*|ombudsman|lgsco|ipsea|sendiass|local offer|statement|provision|support|"
     r"budget|therap\w*|speech|wsoa|priority action|year \d+|reception|post-?16|sixth form|university|"
-    r"young person|parent|carer|tribunal|diagnos\w*|camhs|icb|nhs)\b"
+    r"young person|parent|carer|tribunal|diagnos\w*|camhs|icb|nhs|deadlines?)\b"
 )
 _UNRELATED_TASK = _rx(
     r"\b(recipes?|bake|baking|cook|cooking|cake)\b",
@@ -360,8 +377,10 @@ def guard_vague(msg: str, has_history: bool) -> Verdict | None:
                        "Hello. " + SCOPE_NOTE + " What would you like to know? For example: \"How do I ask for "
                        "an EHC needs assessment?\" or \"How long does the council have to decide?\"")
     words = re.findall(r"[A-Za-z']+", msg)
-    dangling = len(words) <= 8 and _DANGLING.search(msg) and not _SEND_VOCAB.search(msg)
-    if _VAGUE.match(msg) or len(re.findall(r"[A-Za-z]{3,}", msg)) < 2 or dangling:
+    dangling = len(words) <= 8 and _DANGLING.search(msg) and not _SEND_VOCAB.search(msg) \
+        and not re.search(r"\b[A-Z]{2,}\b", msg)  # "SENDIST - what does that mean" names its topic
+    # An abbreviation is a word: "what is an OT" is a question, "wsoa?" still too short to read.
+    if _VAGUE.match(msg) or len(re.findall(r"[A-Za-z]{3,}|\b[A-Z]{2,}\b", msg)) < 2 or dangling:
         return Verdict(
             "clarify",
             "vague",

@@ -3,7 +3,10 @@
 import pytest
 
 from guide.answer import guards
+from guide.answer.guards import check
 from guide.answer.redact import redact
+
+from ..conftest import ROOT
 
 
 def verdict(message: str, history: bool = False, context: str = "") -> tuple[str, str] | None:
@@ -247,3 +250,27 @@ def test_best_endeavours_is_not_a_named_school():
     assert guard_unknown_specific("is the school using its best endeavours for my son?", False) is None
     assert guard_unknown_specific("What do school words like best endeavours mean?", False) is None
     assert guard_unknown_specific("Is Oakfield Primary any good for autism?", False) is not None
+
+
+@pytest.mark.parametrize("message", [
+    "we got the reports on the morning of the review, what are the rules",
+    "LA conceded at hearing and judge ordered a plan, they now say 20 weeks from today?? surely not",
+    "does section F have to say how many hours of support",
+    "the caseworker on the phone said they only assess the most complex children, what does the law say",
+    "what is an OT",
+    "they want to put him in a taxi with 4 other kids and he cant cope, what can i do",
+    "DD came home with a note saying suspended 2 days and a phone number, no reasons. is that a proper notice?",
+])
+def test_parents_everyday_questions_are_not_stopped(message):
+    assert [v.reason for v in check(message, has_history=False, context="") if v.stop] == []
+
+
+def test_the_guards_rarely_stop_the_parents_phrasings_in_the_knowledge_base():
+    """Every phrasing is a parent's in-scope question: a guard that stops many of them turns real parents away.
+    The few allowed are deliberate (suing is signposted to a solicitor, statistics we do not hold)."""
+    from guide.knowledge.documents import load_documents
+
+    phrasings = [p for d in load_documents(ROOT / "knowledge") if d.id != "scotland-wales-northern-ireland"
+                 for s in d.answer_sections for p in s.phrasings]
+    stopped = [p for p in phrasings if any(v.stop for v in check(p, has_history=False, context=""))]
+    assert len(stopped) <= 0.01 * len(phrasings), stopped
