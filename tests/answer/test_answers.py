@@ -198,13 +198,13 @@ def test_a_follow_up_is_answered_with_something_new(guide):
     assert "priority action plan" in reply.text
 
 
-def test_the_guide_answers_its_own_questions(guide, config):
+def test_the_guide_answers_its_own_questions(guide):
     """Every guidance heading is a parent's question: asked word for word, it should be answered from its own
     section. A miss means two sections ask nearly the same thing, or the ranking double counts something (the
     glossary once took "What is SEN support?" because "SEN" and its meaning were both counted)."""
     from guide.knowledge.documents import load_documents
 
-    heads = [s.heading for d in load_documents(config.knowledge_dir) if d.kind == "guidance"
+    heads = [s.heading for d in load_documents(guide.config.knowledge_dir) if d.kind == "guidance"
              for s in d.answer_sections]
     missed = [h for h in heads if (r := guide.ask(h)).citations == [] or r.citations[0].heading != h]
     assert len(missed) <= 0.03 * len(heads), missed
