@@ -36,9 +36,9 @@ _WORD = re.compile(r"[a-z0-9]+")
 _STOP = frozenset(
     "a an and are as at be been but by can could do does for from had has have how i if in into is it its me my "
     "of on or our so that the their them then there these they this to was we were what when where which who "
-    "will with would you your he she his her him us am should shall may might must not no any all about get got "
+    "will with would you your he she his her him us am should shall may might must any all about get got "
     "want need know tell please".split()
-)
+)  # "not" and "no" are kept: "when must they say they will NOT issue a plan?" asks another question
 
 
 SHORT_PHRASING_WORDS = 25  # a longer phrasing is a story: left out of the word-overlap score
