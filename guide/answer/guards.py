@@ -155,17 +155,17 @@ _LEGAL_REP = _rx(
     r"\b(solicitors?|lawyers?|barristers?|law firms?)\b",
     r"\bact as (my|our) (solicitor|lawyer|barrister|advocate)\b",
 )
+_NOT_SAID_OF_THE_SCHOOL = r"(?<!they )(?<!school )(?<!staff )(?<!teachers )(?<!nursery )(?<!college )(?<!setting )"
 _DISTRESS = _rx(
     r"\b(kill (myself|my ?self|himself|herself|themselves)|end (it all|my life|his life|her life)|suicid\w*|"
     r"take (my|his|her) (own )?life|self[- ]?harm\w*|hurt(ing)? (myself|himself|herself)|wants? to die|"
     r"wish (i|he|she) (was|were) dead|better off (dead|without me)|cutting (himself|herself|her arms|his arms))\b",
     # The parent, not the school: "the school says they can't cope" is not distress.
-    r"(?<!they )(?<!school )(?<!staff )(?<!teachers )(?<!nursery )(?<!college )(?<!setting )"
+    _NOT_SAID_OF_THE_SCHOOL +
     r"\b(can'?t|cannot|can not|don'?t know how to) (go on|take (it|this|any ?more)|carry on|do this any ?more)\b",
     # "cope" said of the child ("DS can't cope with the noise") is a need to meet, not a parent in crisis.
-    r"(?<!they )(?<!school )(?<!staff )(?<!teachers )(?<!nursery )(?<!college )(?<!setting )(?<!he )(?<!she )"
-    r"(?<!ds )(?<!dd )(?<!son )(?<!daughter )(?<!child )(?<!kid )(?<!him )(?<!her )"
-    r"\b(can'?t|cannot|can not|don'?t know how to) cope\b",
+    _NOT_SAID_OF_THE_SCHOOL + r"(?<!he )(?<!she )(?<!ds )(?<!dd )(?<!son )(?<!daughter )(?<!child )(?<!kid )"
+    r"(?<!him )(?<!her )\b(can'?t|cannot|can not|don'?t know how to) cope\b",
     r"\b(don'?t|do not) (want to|wanna) (be here|live|wake up)\b",
     r"\b(no|don'?t see (the|any)) point (in )?(living|going on|anymore|any more|in anything)\b",
     r"\b(i'?m|i am|i feel|we'?re|we are|i'?ve reached)\b[^.?!\n]{0,20}\b(breaking point|falling apart|"

@@ -225,13 +225,11 @@ class Retrieve:
         kind = None if (ctx.prefer_docs or guards.is_local_topic(ctx.search_text)) and not ctx.which_area \
             else "guidance"
 
-        # The word-overlap re-score reads the parent's own words; the searches read them with abbreviations' meanings.
-        own_words = {ctx.search_text: ctx.lexical_text, ctx.context_text: ctx.context_lexical,
-                     **dict(zip(ctx.parts, ctx.part_words, strict=True))}
-
-        def search(text: str, vec, also=(), also_weight: float = 1.0) -> list[Hit]:
+        # Each search reads the text with abbreviations' meanings added; the word-overlap re-score reads `words`,
+        # the same text in the parent's own words.
+        def search(text: str, vec, words: str, also=(), also_weight: float = 1.0) -> list[Hit]:
             return self.retriever.retrieve(text, vec, k=self.k, prefer_docs=ctx.prefer_docs, also=list(also),
-                                           kind=kind, also_weight=also_weight, words=own_words.get(text))
+                                           kind=kind, also_weight=also_weight, words=words)
 
         # In a follow-up the parent's own words say what is asked ("how long do I have to appeal that?") and the
         # earlier turns what it is about: the own words weigh as much as the whole conversation, or a section
@@ -242,19 +240,21 @@ class Retrieve:
         # that an actual rule??" alone would find any section that asks whether something is a rule).
         focus = [(ctx.focus_text, ctx.focus_vec)] if ctx.focus_text != ctx.search_text and \
             len(topic_words(ctx.focus_text)) >= 3 else []
+        conversation = (ctx.context_text, ctx.context_vec, ctx.context_lexical, [(ctx.search_text, ctx.query_vec)], own)
         if ctx.follow_up:
-            ctx.hits = search(ctx.context_text, ctx.context_vec, [(ctx.search_text, ctx.query_vec)], own)
+            ctx.hits = search(*conversation)
         else:
-            ctx.hits = search(ctx.search_text, ctx.query_vec, focus)
+            ctx.hits = search(ctx.search_text, ctx.query_vec, ctx.lexical_text, focus)
             bar = self.stands_alone if ctx.cue == "weak" else self.stands_alone_quiet if ctx.quiet else None
             if bar is not None and (not ctx.hits or ctx.hits[0].question < bar):
                 ctx.follow_up = True
-                ctx.hits = search(ctx.context_text, ctx.context_vec, [(ctx.search_text, ctx.query_vec)], own)
+                ctx.hits = search(*conversation)
         if ctx.follow_up:
             ctx.hits = self._something_new(ctx.hits, ctx.history)
         if ctx.letter_section and not ctx.follow_up:
             ctx.hits = self._lead_with(ctx.letter_section, ctx.hits)
-        ctx.part_hits = [search(text, vec)[:1] for text, vec in zip(ctx.parts, ctx.part_vecs, strict=True)]
+        ctx.part_hits = [search(text, vec, words)[:1]
+                         for text, vec, words in zip(ctx.parts, ctx.part_vecs, ctx.part_words, strict=True)]
         if ctx.only_docs:
             allowed = [h for h in ctx.hits if h.chunk.doc_id in ctx.only_docs]
             if not allowed:
@@ -267,7 +267,6 @@ class Retrieve:
             nation = next((v.extra.get("nation") for v in ctx.verdicts if v.extra.get("nation")), "")
             about = [h for h in allowed if nation and nation.lower() in (h.chunk.heading + h.chunk.text).lower()]
             ctx.hits = (about or allowed)[: self.k]
-
 
     def _something_new(self, hits: list[Hit], history: list[dict]) -> list[Hit]:
         """A follow-up asks something new ("and what happens next?"): the section the last reply gave goes after

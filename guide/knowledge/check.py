@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 import re
 import statistics
+from functools import cache
 from pathlib import Path
 
 from .abbreviations import load_abbreviations
 from .authorities import load_authorities_if_present
-from .documents import KnowledgeError, load_documents
+from .documents import KnowledgeError, load_documents, phrasing_key
 from .letters import check_explained_by, load_letters
 
 _WORD = re.compile(r"[a-z0-9]+")
@@ -22,10 +23,15 @@ _QUESTION_WORDS = frozenset(
 NEAR_TWIN = 0.75  # share of a heading's words another document's heading also uses: reported, not failed
 
 
-def _question_words(heading: str) -> frozenset[str]:
+@cache
+def _stem():
     import snowballstemmer
 
-    stem = snowballstemmer.stemmer("english").stemWord
+    return snowballstemmer.stemmer("english").stemWord
+
+
+def _question_words(heading: str) -> frozenset[str]:
+    stem = _stem()
     return frozenset(stem(w) for w in _WORD.findall(heading.lower()) if w not in _QUESTION_WORDS)
 
 
@@ -56,7 +62,7 @@ def phrasings_twice(docs) -> list[str]:
     for doc in docs:
         for section in doc.answer_sections:
             for line in section.phrasings:
-                key = " ".join(line.lower().split())
+                key = phrasing_key(line)
                 where = f"{doc.id}: {section.heading!r}"
                 if key in seen and not seen[key].startswith(f"{doc.id}:"):
                     twice.append(f"{line!r} in {seen[key]} and {where}")
@@ -96,12 +102,17 @@ def readability(markdown: str) -> float:
 
 def check(knowledge_dir: Path) -> list[dict]:
     """Validate (raises KnowledgeError naming the file and field) and score every document."""
+    return _check(knowledge_dir)[0]
+
+
+def _check(knowledge_dir: Path) -> tuple[list[dict], list[str]]:
+    """check()'s rows, and the nearly-twin questions a maintainer should look at."""
     docs = load_documents(knowledge_dir)
     # The model letters and the list of councils are not indexed, but a maintainer edits them too.
     check_explained_by(load_letters(knowledge_dir), docs)
     load_authorities_if_present(knowledge_dir)
     load_abbreviations(knowledge_dir)
-    same, _ = asked_twice(docs)
+    same, near = asked_twice(docs)
     if same:
         raise KnowledgeError(Path(knowledge_dir), "sections", "the same question is answered in two documents "
                              f"({'; '.join(same)}): merge their facts and phrasings into one section, or ask two "
@@ -118,12 +129,12 @@ def check(knowledge_dir: Path) -> list[dict]:
             "last_reviewed": doc.last_reviewed, "sections": len(doc.answer_sections),
             "phrasings": sum(len(s.phrasings) for s in doc.answer_sections),
         })
-    return rows
+    return rows, near
 
 
 def run_check(knowledge_dir: Path, as_json: bool = False, min_median: float = 60.0) -> int:
     try:
-        rows = check(knowledge_dir)
+        rows, near = _check(knowledge_dir)
     except KnowledgeError as exc:
         print(f"FAIL {exc}")
         return 1
@@ -143,7 +154,6 @@ def run_check(knowledge_dir: Path, as_json: bool = False, min_median: float = 60
         councils_line = (f" {len(councils.authorities)} local authorities valid (source: {councils.source.url})."
                          if councils else "")
         print(f"{len(letters)} model letters valid.{councils_line}")
-        _, near = asked_twice(load_documents(knowledge_dir))
         for line in near:
             print(f"WARN nearly the same question in two documents, check one answers it: {line}")
     if median < min_median:

@@ -261,13 +261,18 @@ def parse_sections(body: str, path: Path) -> tuple[Section, ...]:
             if len(line) > MAX_PHRASING_CHARS:
                 raise KnowledgeError(path, where, f"a phrasing is {len(line)} characters long (at most "
                                      f"{MAX_PHRASING_CHARS}): {line[:60]!r}...")
-            key = " ".join(line.lower().split())
+            key = phrasing_key(line)
             if key in seen:
                 raise KnowledgeError(path, where, f"the phrasing {line[:60]!r} is already used in section "
                                      f"{seen[key]!r}")
             seen[key] = heading
         sections.append(Section(heading, len(match.group(1)), text, tuple(lines)))
     return tuple(sections)
+
+
+def phrasing_key(line: str) -> str:
+    """A phrasing as compared for duplicates: case and spacing do not make it another way of asking."""
+    return " ".join(line.lower().split())
 
 
 def load_documents(knowledge_dir: Path) -> list[Document]:

@@ -3,7 +3,6 @@
 import pytest
 
 from guide.answer import guards
-from guide.answer.guards import check
 from guide.answer.redact import redact
 
 from ..conftest import ROOT
@@ -262,7 +261,7 @@ def test_best_endeavours_is_not_a_named_school():
     "DD came home with a note saying suspended 2 days and a phone number, no reasons. is that a proper notice?",
 ])
 def test_parents_everyday_questions_are_not_stopped(message):
-    assert [v.reason for v in check(message, has_history=False, context="") if v.stop] == []
+    assert [v.reason for v in guards.check(message, has_history=False, context="") if v.stop] == []
 
 
 def test_the_guards_rarely_stop_the_parents_phrasings_in_the_knowledge_base():
@@ -272,5 +271,5 @@ def test_the_guards_rarely_stop_the_parents_phrasings_in_the_knowledge_base():
 
     phrasings = [p for d in load_documents(ROOT / "knowledge") if d.id != "scotland-wales-northern-ireland"
                  for s in d.answer_sections for p in s.phrasings]
-    stopped = [p for p in phrasings if any(v.stop for v in check(p, has_history=False, context=""))]
+    stopped = [p for p in phrasings if any(v.stop for v in guards.check(p, has_history=False, context=""))]
     assert len(stopped) <= 0.01 * len(phrasings), stopped
